@@ -1,0 +1,42 @@
+# Dalil: `make run` and `make test` are the whole set-up (see README).
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DALIL  := $(VENV)/bin/dalil
+STAMP  := $(VENV)/.dalil-installed
+LANGID ?= ../shared/data/langid
+
+.PHONY: setup run test test-fast train bench lint eval-lang eval-nlu clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt scripts/setup-venv.sh
+	@scripts/setup-venv.sh
+	@touch $@
+
+run: setup
+	@$(DALIL) run
+
+train: setup
+	@$(DALIL) train
+
+test: setup
+	@$(DALIL) faq check
+	@$(DALIL) train
+	@$(PY) -m pytest
+
+test-fast: setup
+	@$(PY) -m pytest -m "not rasa"
+
+lint: setup
+	@$(PY) -m ruff check bot actions nlu tests
+	@$(DALIL) faq check
+
+bench: setup
+	@$(DALIL) train
+	@$(DALIL) bench
+
+eval-lang: setup
+	@$(DALIL) lang-eval $(LANGID)
+
+clean:
+	rm -rf var results .pytest_cache .ruff_cache
