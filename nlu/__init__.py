@@ -1,0 +1,1 @@
+"""Custom Rasa NLU components for Dalil (loaded by Rasa from config.yml; imports rasa)."""

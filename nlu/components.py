@@ -1,0 +1,109 @@
+"""Dalil's Rasa NLU components: an Arabic-normalising tokenizer and the gateway's hints.
+
+The tokenizer: a whitespace tokenizer that normalises Arabic script before the featurizers see
+the tokens.
+Arabic is written with optional short vowels, several alef/hamza forms, alef maqsura for ya,
+taa marbuta for ha, tatweel and Eastern digits; users mix all of them. Normalising each token
+(with the same function the language detector uses, `bot.textnorm`) lets one model treat
+"إسعاف", "اسعاف" and "إِسْعَاف" as the same word. Token offsets stay those of the original text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.textnorm import clean, normalize_arabic
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class NormalizingTokenizer(WhitespaceTokenizer):
+    """WhitespaceTokenizer whose tokens are cleaned and Arabic-normalised."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return WhitespaceTokenizer.get_default_config()
+
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
+        tokens = super().tokenize(message, attribute)
+        out: list[Token] = []
+        for token in tokens:
+            text = normalize_arabic(clean(token.text))
+            if not text:
+                continue
+            token.text = text
+            token.lemma = text
+            out.append(token)
+        return out
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class MetadataHints(GraphComponent):
+    """Turns what the gateway already knows (sent as message metadata) into NLU output.
+
+    - `language` / `darija`: the answer language the gateway decided (detector + the user's
+      choice) become entities, so the `language` and `darija` slots are filled on every turn
+      without an extra HTTP call.
+    - `urgent`: the gateway matched a danger word (content/danger_words.yml); the intent becomes
+      `urgent` whatever the classifiers said, so a long message that mentions danger in the
+      middle is never treated as an FAQ question.
+    Must come last in the pipeline. Messages without metadata (e.g. /model/parse) are untouched.
+    """
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> MetadataHints:
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            metadata = message.get("metadata") or {}
+            if not isinstance(metadata, dict):
+                continue
+            entities = list(message.get(ENTITIES) or [])
+            language = metadata.get("language")
+            if language in ("fr", "ar", "en"):
+                entities.append(_hint_entity("language", language))
+                entities.append(_hint_entity("darija", bool(metadata.get("darija"))))
+            if entities:
+                message.set(ENTITIES, entities, add_to_output=True)
+            if metadata.get("urgent") is True:
+                urgent = {INTENT_NAME_KEY: "urgent", PREDICTED_CONFIDENCE_KEY: 1.0}
+                ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != "urgent"]
+                message.set(INTENT, urgent, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [urgent, *ranking], add_to_output=True)
+        return messages
+
+
+def _hint_entity(name: str, value: Any) -> dict[str, Any]:
+    return {
+        "entity": name,
+        "value": value,
+        "start": 0,
+        "end": 0,
+        "confidence_entity": 1.0,
+        "extractor": MetadataHints.__name__,
+    }
