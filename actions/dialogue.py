@@ -1,0 +1,225 @@
+"""Dialogue actions: menu, FAQ answers, urgent help, fallback, language change, human, data.
+
+Thin by design: each `run()` reads the tracker, asks `bot.content` for the text in the user's
+language, dispatches it and returns events. Texts live in faq/*.yml and content/*.yml.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.content import Library, library, load_yaml
+from bot.phrases import PhraseIndex
+
+log = logging.getLogger(__name__)
+
+DomainDict = dict[str, Any]
+
+
+def user_language(tracker: Tracker) -> tuple[str, bool]:
+    """The answer language the gateway decided (slot `language`) and whether to use Darija."""
+    lang = tracker.get_slot("language")
+    darija = tracker.get_slot("darija")
+    if lang not in ("fr", "ar", "en"):
+        lang = "fr"
+    return lang, darija in (True, "true", "True") and lang == "ar"
+
+
+def payload(intent: str, **entities: Any) -> str:
+    """A button payload that triggers `intent` with entities, e.g. /help{"menu":"health"}."""
+    if not entities:
+        return "/" + intent
+    return "/" + intent + json.dumps(entities, ensure_ascii=False, separators=(",", ":"))
+
+
+def menu_buttons(lib: Library, lang: str) -> list[dict[str, str]]:
+    menu = lib.menu()
+    buttons = [
+        {"title": family["title"].get(lang) or family["title"]["fr"], "payload": payload("help", menu=key)}
+        for key, family in (menu.get("families") or {}).items()
+    ]
+    for extra in menu.get("extras") or []:
+        buttons.append({"title": extra["title"].get(lang) or extra["title"]["fr"], "payload": payload(extra["intent"])})
+    return buttons
+
+
+def _text(lib: Library, mapping: dict[str, str] | None, lang: str) -> str:
+    mapping = mapping or {}
+    return mapping.get(lang) or mapping.get("fr") or ""
+
+
+class ActionShowMenu(Action):
+    """The help menu: themes, or the questions of one theme (entity `menu`)."""
+
+    def name(self) -> str:
+        return "action_show_menu"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        lib = library()
+        lang, _ = user_language(tracker)
+        menu = lib.menu()
+        family_key = next(tracker.get_latest_entity_values("menu"), None)
+        family = (menu.get("families") or {}).get(family_key) if family_key else None
+        if family is None:
+            dispatcher.utter_message(text=_text(lib, menu.get("intro"), lang), buttons=menu_buttons(lib, lang))
+            return []
+        topics = lib.topics()
+        buttons = [
+            {"title": topics[t].title.get(lang) or topics[t].title.get("fr") or t, "payload": payload("faq", faq_topic=t)}
+            for t in family.get("topics") or []
+            if t in topics
+        ]
+        buttons.append({"title": _text(lib, menu.get("back"), lang), "payload": payload("help")})
+        dispatcher.utter_message(text=_text(lib, menu.get("family_intro"), lang), buttons=buttons)
+        return []
+
+
+class ActionAnswerFaq(Action):
+    """Answers the FAQ topic chosen by the ResponseSelector (or a menu button), from faq/*.yml."""
+
+    def name(self) -> str:
+        return "action_answer_faq"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        lib = library()
+        lang, darija = user_language(tracker)
+        topic = faq_topic(tracker)
+        answer = lib.answer(topic, lang, darija=darija) if topic else None
+        if answer is None:
+            log.warning("no FAQ answer for topic %s", topic)
+            dispatcher.utter_message(text=lib.text("fallback", lang), buttons=menu_buttons(lib, lang))
+            return []
+        text, _used = answer
+        dispatcher.utter_message(
+            text=text, buttons=[{"title": lib.text("button_menu", lang), "payload": payload("help")}]
+        )
+        return []
+
+
+def faq_topic(tracker: Tracker) -> str | None:
+    """The topic id from a menu button's entity, else from the ResponseSelector's prediction."""
+    entity = next(tracker.get_latest_entity_values("faq_topic"), None)
+    if entity:
+        return str(entity)
+    latest = tracker.latest_message or {}
+    intent = (latest.get("intent") or {}).get("name") or ""
+    if intent.startswith("faq/"):
+        return intent.split("/", 1)[1]
+    selector = (latest.get("response_selector") or {}).get("faq") or {}
+    key = (selector.get("response") or {}).get("intent_response_key") or ""
+    return key.split("/", 1)[1] if key.startswith("faq/") else None
+
+
+class ActionUrgent(Action):
+    """Emergency numbers first, the nearest help, then the offer of a person."""
+
+    def name(self) -> str:
+        return "action_urgent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        lib = library()
+        lang, _ = user_language(tracker)
+        hotline = load_yaml(lib.content_dir / "hotline.yml") or {}
+        numbers = lib.contact_block(hotline.get("emergency_contacts") or [], lang)
+        dispatcher.utter_message(text=f"{lib.text('urgent_intro', lang)}\n\n{numbers}\n\n{lib.text('urgent_nearest', lang)}")
+        dispatcher.utter_message(
+            text=lib.text("urgent_offer_person", lang),
+            buttons=[
+                {"title": lib.text("button_yes_person", lang), "payload": payload("request_human", urgent=True)},
+                {"title": lib.text("button_menu", lang), "payload": payload("help")},
+            ],
+        )
+        return []
+
+
+class ActionFallback(Action):
+    """"I did not understand" with the menu; after two misses in a row, the offer of a person."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        lib = library()
+        lang, _ = user_language(tracker)
+        if consecutive_misses(tracker) >= 2:
+            dispatcher.utter_message(
+                text=lib.text("fallback_offer_person", lang),
+                buttons=[
+                    {"title": lib.text("button_yes_person", lang), "payload": payload("request_human")},
+                    {"title": lib.text("button_menu", lang), "payload": payload("help")},
+                ],
+            )
+        else:
+            dispatcher.utter_message(text=lib.text("fallback", lang), buttons=menu_buttons(lib, lang))
+        return []
+
+
+def consecutive_misses(tracker: Tracker) -> int:
+    """How many of the latest user messages in a row the model did not understand."""
+    misses = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent != "nlu_fallback":
+            break
+        misses += 1
+    return misses
+
+
+class ActionChangeLanguage(Action):
+    """Switches the answer language to the one named in the message, or shows the keyboard."""
+
+    def name(self) -> str:
+        return "action_change_language"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        lib = library()
+        names = PhraseIndex(load_yaml(lib.content_dir / "language_names.yml") or {})
+        asked = names.labels((tracker.latest_message or {}).get("text") or "")
+        if not asked:
+            dispatcher.utter_message(json_message={"dalil": {"op": "choose_language"}})
+            return []
+        wanted = asked[0]
+        darija = wanted == "darija"
+        lang = "ar" if darija else wanted
+        dispatcher.utter_message(json_message={"dalil": {"op": "set_language", "lang": lang, "darija": darija}})
+        dispatcher.utter_message(text=lib.text("language_set", lang))
+        return [SlotSet("language", lang), SlotSet("darija", darija)]
+
+
+class ActionRequestHuman(Action):
+    """Hands the conversation to the hotline, or gives its phone and hours when there is none."""
+
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        lib = library()
+        lang, _ = user_language(tracker)
+        hotline = load_yaml(lib.content_dir / "hotline.yml") or {}
+        contacts = lib.contact_block(hotline.get("hotline_contacts") or [], lang)
+        dispatcher.utter_message(
+            text=f"{lib.text('hotline_by_phone', lang)}\n\n{contacts}",
+            buttons=[{"title": lib.text("button_menu", lang), "payload": payload("help")}],
+        )
+        return []
+
+
+class ActionDeleteData(Action):
+    """Explains how to delete everything (/forget asks for confirmation in the gateway)."""
+
+    def name(self) -> str:
+        return "action_delete_data"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        lib = library()
+        lang, _ = user_language(tracker)
+        dispatcher.utter_message(text=lib.text("delete_data_how", lang))
+        return []

@@ -1,0 +1,43 @@
+"""Action server entry point: rasa-sdk's app, on localhost by default, with an optional token.
+
+`dalil actions` runs this. Rasa sends the token as `?token=` (endpoints.yml `token:`) when
+ACTION_TOKEN is set; any request without it is refused, so the port can be exposed safely.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+
+from rasa_sdk.endpoint import create_app
+from sanic import response
+
+log = logging.getLogger(__name__)
+
+
+def build_app(token: str = ""):  # noqa: ANN201 - sanic app
+    app = create_app("actions", cors_origins=None)
+
+    @app.middleware("request")
+    async def _check_token(request):  # noqa: ANN001, ANN202
+        if request.path == "/health" or not token:
+            return None
+        given = request.args.get("token", "")
+        if not hmac.compare_digest(given, token):
+            return response.json({"error": "unauthorised"}, status=401)
+        return None
+
+    return app
+
+
+def main(host: str | None = None, port: int | None = None) -> None:
+    host = host or os.environ.get("ACTION_HOST", "127.0.0.1")
+    port = port or int(os.environ.get("ACTION_PORT", "5055"))
+    app = build_app(os.environ.get("ACTION_TOKEN", ""))
+    log.info("action server on %s:%s", host, port)
+    app.run(host, port, workers=1, access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""`dalil`: the command line every make target and operator uses.
+
+    dalil run                 the whole assistant (Telegram, or the terminal without a token)
+    dalil chat                terminal chat against an already running Rasa
+    dalil gateway             the Telegram gateway alone (started by `dalil run`)
+    dalil actions             the action server alone (started by `dalil run`)
+    dalil train [--force]     generate FAQ data and train if the inputs changed
+    dalil lang                one language code per stdin line (fr, ar, ary, en, es, und)
+    dalil lang-eval [DIR]     detector accuracy on the shared language-id data
+    dalil faq generate|check  write / verify nlu_data/generated from faq/
+    dalil db upgrade          create or migrate the gateway's tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+
+from bot import logs
+from bot.settings import PROJECT_ROOT, Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings.from_env()
+        settings.validate()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    return settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot import supervisor
+    from bot.training import ensure_model
+
+    settings = _settings()
+    logs.setup(settings.log_level, name="supervisor")
+    started = time.monotonic()
+    print("Checking the model…", file=sys.stderr, flush=True)
+    result = ensure_model(settings.root)
+    if result.trained:
+        print(f"✓ trained {result.model.name} in {result.seconds:.0f} s", file=sys.stderr, flush=True)
+    else:
+        print(f"✓ model {result.model.name} is up to date", file=sys.stderr, flush=True)
+    settings = _with_tokens(settings)
+    code = asyncio.run(supervisor.run(settings, result.model))
+    print(f"Dalil stopped after {time.monotonic() - started:.0f} s.", file=sys.stderr)
+    return code
+
+
+def _with_tokens(settings: Settings) -> Settings:
+    """Per-run tokens for Rasa's HTTP API and the action server unless set in the environment."""
+    import dataclasses
+    import os
+    import secrets
+
+    rasa_token = settings.rasa_token or secrets.token_urlsafe(24)
+    action_token = settings.action_token or secrets.token_urlsafe(24)
+    os.environ["RASA_TOKEN"] = rasa_token
+    os.environ["ACTION_TOKEN"] = action_token
+    return dataclasses.replace(settings, rasa_token=rasa_token, action_token=action_token)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.gateway import run_terminal
+
+    settings = _settings()
+    logs.setup("WARNING")
+    asyncio.run(run_terminal(settings))
+    return 0
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from bot.gateway import run_telegram
+
+    settings = _settings()
+    logs.setup(settings.log_level, name="gateway")
+    if settings.terminal_mode:
+        print("TELEGRAM_BOT_TOKEN is not set: use `dalil chat` for the terminal.", file=sys.stderr)
+        return 2
+    run_telegram(settings)
+    return 0
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    from actions.server import main
+
+    settings = _settings()
+    logs.setup(settings.log_level, name="actions")
+    main(port=settings.action_port)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.training import ensure_model
+
+    logs.setup("INFO")
+    result = ensure_model(PROJECT_ROOT, force=args.force)
+    if result.trained:
+        print(f"trained {result.model.name} in {result.seconds:.1f} s")
+    else:
+        print(f"up to date: {result.model.name}")
+    return 0
+
+
+def cmd_lang(args: argparse.Namespace) -> int:
+    from bot.language import detect
+
+    for line in sys.stdin:
+        print(detect(line.rstrip("\n")).lang, flush=False)
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_lang_eval(args: argparse.Namespace) -> int:
+    from bot import lang_eval
+
+    return lang_eval.main([args.folder] if args.folder else None) or 0
+
+
+def cmd_faq(args: argparse.Namespace) -> int:
+    from bot.content import Library
+    from bot.training import generate, stale_generated
+
+    lib = Library(PROJECT_ROOT)
+    if args.action == "generate":
+        changed = generate(lib)
+        for path in changed:
+            print(f"wrote {path.relative_to(PROJECT_ROOT)}")
+        if not changed:
+            print("generated files are up to date")
+        return 0
+    if args.action == "check":
+        stale = stale_generated(lib)
+        for path in stale:
+            print(f"stale: {path.relative_to(PROJECT_ROOT)} (run `dalil faq generate`)")
+        return 1 if stale else 0
+    print(f"unknown faq action {args.action}", file=sys.stderr)
+    return 2
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from bot.db import migrate
+
+    settings = _settings()
+    migrate(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dalil", description="Dalil assistant")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the whole assistant").set_defaults(func=cmd_run)
+    sub.add_parser("chat", help="terminal chat with a running Rasa").set_defaults(func=cmd_chat)
+    sub.add_parser("gateway", help="the Telegram gateway alone").set_defaults(func=cmd_gateway)
+    sub.add_parser("actions", help="the action server alone").set_defaults(func=cmd_actions)
+    train = sub.add_parser("train", help="train the model if its inputs changed")
+    train.add_argument("--force", action="store_true", help="train even if a matching model exists")
+    train.set_defaults(func=cmd_train)
+    sub.add_parser("lang", help="detect the language of each stdin line").set_defaults(func=cmd_lang)
+    lang_eval = sub.add_parser("lang-eval", help="measure the language detector")
+    lang_eval.add_argument("folder", nargs="?", help="language-id data (default ../shared/data/langid)")
+    lang_eval.set_defaults(func=cmd_lang_eval)
+    faq = sub.add_parser("faq", help="FAQ tools")
+    faq.add_argument("action", choices=["generate", "check"])
+    faq.set_defaults(func=cmd_faq)
+    db = sub.add_parser("db", help="database tools")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(func=cmd_db)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

@@ -1,0 +1,31 @@
+"""Danger words: a fast check, before any model, for messages that mean "danger right now".
+
+The phrase list is data (`content/danger_words.yml`); matching forgives case, accents, Arabic
+spelling variants and punctuation (bot.phrases), so a long message that mentions an assault in
+its middle is still caught, in any language.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from bot.content import load_yaml
+from bot.phrases import PhraseIndex
+from bot.settings import PROJECT_ROOT
+
+DEFAULT_PATH = PROJECT_ROOT / "content" / "danger_words.yml"
+
+
+@lru_cache(maxsize=4)
+def _index(path: Path, mtime_ns: int) -> PhraseIndex:
+    return PhraseIndex(load_yaml(path) or {})
+
+
+def is_urgent(text: str, path: Path = DEFAULT_PATH) -> bool:
+    """True when the message contains a danger phrase in any language."""
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return False
+    return text in _index(path, mtime)

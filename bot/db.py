@@ -1,0 +1,134 @@
+"""Database plumbing: one DATABASE_URL, turned into the right engines for each user of it.
+
+The gateway uses an async engine (aiosqlite or asyncpg); Alembic migrations and Rasa's SQL
+tracker store use the synchronous drivers (sqlite3, psycopg2). With SQLite the gateway and Rasa
+get separate files in the same folder, so their writes do not wait on each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.url import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _url(database_url: str) -> URL:
+    return make_url(database_url)
+
+
+def is_sqlite(database_url: str) -> bool:
+    return _url(database_url).get_backend_name() == "sqlite"
+
+
+def sync_url(database_url: str) -> str:
+    url = _url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return str(url.set(drivername="sqlite"))
+    if url.get_backend_name() == "postgresql":
+        return url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
+    return url.render_as_string(hide_password=False)
+
+
+def async_url(database_url: str) -> str:
+    url = _url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return str(url.set(drivername="sqlite+aiosqlite"))
+    if url.get_backend_name() == "postgresql":
+        return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    return url.render_as_string(hide_password=False)
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    url = _url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def rasa_tracker_store(database_url: str) -> dict[str, Any]:
+    """The `tracker_store` section of Rasa's endpoints for this DATABASE_URL."""
+    url = _url(database_url)
+    if url.get_backend_name() == "sqlite":
+        path = sqlite_path(database_url)
+        db = str(path.with_name("rasa.db")) if path else "var/rasa.db"
+        return {"type": "SQL", "dialect": "sqlite", "db": db}
+    store: dict[str, Any] = {
+        "type": "SQL",
+        "dialect": "postgresql" if url.get_backend_name() == "postgresql" else url.get_backend_name(),
+        "url": url.host or "localhost",
+        "db": url.database,
+    }
+    if url.port:
+        store["port"] = url.port
+    if url.username:
+        store["username"] = url.username
+    if url.password:
+        store["password"] = url.password
+    return store
+
+
+def rasa_tracker_url(database_url: str) -> str:
+    """A synchronous SQLAlchemy URL to the database holding Rasa's `events` table."""
+    store = rasa_tracker_store(database_url)
+    if store["dialect"] == "sqlite":
+        return f"sqlite:///{store['db']}"
+    return sync_url(database_url)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    """The gateway's async engine, with SQLite tuned for one writer and many readers."""
+    path = sqlite_path(database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {"future": True}
+    if is_sqlite(database_url):
+        kwargs.update(poolclass=AsyncAdaptedQueuePool, pool_size=4, max_overflow=4)
+    else:
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+    engine = create_async_engine(async_url(database_url), **kwargs)
+    if is_sqlite(database_url):
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", sync_url(database_url).replace("%", "%%"))
+    return config
+
+
+def migrate(database_url: str) -> None:
+    """Bring the gateway's tables to the latest schema (idempotent)."""
+    path = sqlite_path(database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(sync_url(database_url), future=True)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config(database_url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()

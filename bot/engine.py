@@ -1,0 +1,273 @@
+"""Conversation engine: turns one stored input into the messages to send, for any transport.
+
+Owns the per-message policy of the gateway: cleaning the text, choosing the answer language
+(detector + the user's remembered choice), spotting danger words, calling Rasa with that
+metadata, and rendering Rasa's replies into transport-neutral bodies:
+
+    {"text": str, "buttons": [[{"text": str, "token": str}]], "lang": "fr"|"ar"|"en"}
+
+Button tokens point at rows in the store, so Telegram's 64-byte callback limit never matters
+and a button nobody issued does nothing. Every sentence comes from content data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import replace
+from typing import Any
+
+from bot import danger
+from bot.content import PAGE_BREAK, Library
+from bot.language import detect
+from bot.language_policy import Decision, UserLanguage, decide
+from bot.rasa_client import RasaClient
+from bot.settings import Settings
+from bot.store import InboxItem, Store, User
+from bot.textnorm import clean
+
+log = logging.getLogger(__name__)
+
+MAX_NLU_CHARS = 1200       # longer messages are cut for the model (the danger check sees all)
+MAX_MESSAGE_CHARS = 3900   # Telegram allows 4096; keep room for the bidi marks
+ANSWER_LANGS = ("fr", "ar", "en")
+_PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z0-9_/]+)(?P<entities>\{.*\})?$", re.S)
+
+Body = dict[str, Any]
+
+
+class Engine:
+    """Processes inbox items; stateless apart from the store it writes to."""
+
+    def __init__(self, settings: Settings, store: Store, rasa: RasaClient, library: Library) -> None:
+        self.settings = settings
+        self.store = store
+        self.rasa = rasa
+        self.library = library
+
+    # -- entry point ----------------------------------------------------------------------
+    async def process(self, item: InboxItem, user: User) -> list[Body]:
+        """The replies for one input. Raises RasaUnavailable when Rasa must be retried later."""
+        if item.kind == "text":
+            return await self._text(user, item.text or "")
+        if item.kind == "command":
+            return await self._command(user, str(item.data.get("name", "")))
+        if item.kind == "callback":
+            return await self._callback(user, str(item.data.get("token", "")))
+        if item.kind == "media":
+            return self._media(user, str(item.data.get("type", "")))
+        log.warning("unknown inbox kind %s", item.kind)
+        return [self._say(user, "answer_failed")]
+
+    # -- languages --------------------------------------------------------------------------
+    @staticmethod
+    def _state(user: User) -> UserLanguage:
+        return UserLanguage(
+            chosen=user.lang_chosen,
+            current=user.lang_current,
+            darija=user.darija,
+            telegram_code=user.telegram_code,
+            asked=user.lang_asked,
+        )
+
+    def reply_language(self, user: User) -> str:
+        """The language to use when there is no message to detect (commands, buttons, media)."""
+        for candidate in (user.lang_chosen, user.lang_current, (user.telegram_code or "")[:2]):
+            if candidate in ANSWER_LANGS:
+                return candidate
+        return "fr"
+
+    async def _remember(self, user: User, decision: Decision) -> User:
+        state = decision.state
+        if state != self._state(user):
+            await self.store.set_language(
+                user.id,
+                chosen=state.chosen,
+                current=state.current,
+                darija=state.darija,
+                asked=state.asked,
+            )
+            user = replace(
+                user,
+                lang_chosen=state.chosen,
+                lang_current=state.current,
+                darija=state.darija,
+                lang_asked=state.asked,
+            )
+        return user
+
+    async def choose_language(self, user: User, lang: str, *, darija: bool | None = None) -> User:
+        """An explicit choice (keyboard, /language, the change_language intent): it always wins."""
+        darija = (user.darija if darija is None else darija) and lang == "ar"
+        await self.store.set_language(user.id, chosen=lang, current=lang, darija=darija, asked=True)
+        return replace(user, lang_chosen=lang, lang_current=lang, lang_asked=True, darija=darija)
+
+    # -- inputs ---------------------------------------------------------------------------
+    async def _text(self, user: User, raw: str, *, skip_language: bool = False) -> list[Body]:
+        text = clean(raw)
+        if not text:
+            return [self._say(user, "empty_message")]
+        if text.startswith("/"):
+            # Only the gateway's commands start with "/": never let a user type a Rasa intent.
+            return [self._say(user, "unknown_command")]
+        lang, darija = self.reply_language(user), user.darija
+        if not skip_language:
+            decision = decide(detect(text), self._state(user))
+            user = await self._remember(user, decision)
+            if decision.reply is None:
+                return [await self._language_keyboard(user, "choose_language", then=text)]
+            lang, darija = decision.reply, decision.darija
+        urgent = danger.is_urgent(text)
+        bodies: list[Body] = []
+        if len(text) > MAX_NLU_CHARS:
+            text = text[:MAX_NLU_CHARS]
+            bodies.append(self._say(user, "too_long", lang=lang))
+        metadata = {"language": lang, "darija": darija and lang == "ar", "urgent": urgent}
+        messages = await self.rasa.send(user.id, text, metadata)
+        return await self._render(user, messages, lang, bodies)
+
+    async def send_payload(self, user: User, payload: str) -> list[Body]:
+        """Send a button payload such as `/help{"menu":"health"}` with the user's language."""
+        lang = self.reply_language(user)
+        match = _PAYLOAD.match(payload.strip())
+        if not match:
+            return await self._text(user, payload, skip_language=True)
+        entities: dict[str, Any] = {}
+        if match.group("entities"):
+            try:
+                parsed = json.loads(match.group("entities"))
+                if isinstance(parsed, dict):
+                    entities.update(parsed)
+            except json.JSONDecodeError:
+                pass
+        entities.update(language=lang, darija=user.darija and lang == "ar")
+        message = "/" + match.group("intent") + json.dumps(entities, ensure_ascii=False, separators=(",", ":"))
+        messages = await self.rasa.send(user.id, message, {"language": lang, "darija": entities["darija"]})
+        return await self._render(user, messages, lang, [])
+
+    async def _command(self, user: User, name: str) -> list[Body]:
+        if name == "start":
+            return [await self._language_keyboard(user, "welcome", then=None, start=True)]
+        if name == "language":
+            return [await self._language_keyboard(user, "choose_language", then=None)]
+        if name == "help":
+            return await self.send_payload(user, "/help")
+        if name == "privacy":
+            return [self._say(user, "privacy_notice", days=self.settings.retention_days)]
+        if name == "human":
+            return await self.send_payload(user, "/request_human")
+        if name == "group":
+            return [self._say(user, "group_not_supported")]
+        return [self._say(user, "unknown_command")]
+
+    async def _callback(self, user: User, token: str) -> list[Body]:
+        data = await self.store.callback_get(user.id, token) if token else None
+        if data is None:
+            return [self._say(user, "button_expired"), *await self.send_payload(user, "/help")]
+        kind = data.get("t")
+        if kind == "lang" and data.get("lang") in ANSWER_LANGS:
+            user = await self.choose_language(user, data["lang"])
+            bodies = [self._say(user, "language_set")]
+            if data.get("start"):
+                bodies.append(self._say(user, "privacy_notice", days=self.settings.retention_days))
+            if data.get("then"):
+                bodies += await self._text(user, str(data["then"]), skip_language=True)
+            else:
+                bodies += await self.send_payload(user, "/help")
+            return bodies
+        if kind == "payload":
+            return await self.send_payload(user, str(data.get("payload", "")))
+        if kind == "more":
+            pages = [str(p) for p in data.get("pages") or []]
+            buttons = data.get("buttons") or []
+            return await self._paged(user, pages, buttons, str(data.get("lang") or self.reply_language(user)))
+        return [self._say(user, "button_expired"), *await self.send_payload(user, "/help")]
+
+    def _media(self, user: User, media_type: str) -> list[Body]:
+        if media_type == "location":
+            return [self._say(user, "location_received")]
+        return [self._say(user, "non_text")]
+
+    # -- rendering ------------------------------------------------------------------------
+    def _say(self, user: User, key: str, *, lang: str | None = None, **values: Any) -> Body:
+        lang = lang or self.reply_language(user)
+        return {"text": self.library.text(key, lang, **values), "lang": lang}
+
+    async def _language_keyboard(self, user: User, key: str, *, then: str | None, start: bool = False) -> Body:
+        row = []
+        for lang in ANSWER_LANGS:
+            data: dict[str, Any] = {"t": "lang", "lang": lang}
+            if then:
+                data["then"] = then
+            if start:
+                data["start"] = True
+            row.append({"text": self.library.text(f"language_name_{lang}", lang), "token": await self.store.callback_add(user.id, data)})
+        return {"text": self.library.text(key, "fr"), "buttons": [row], "lang": "fr"}
+
+    async def _render(self, user: User, messages: list[dict[str, Any]], lang: str, bodies: list[Body]) -> list[Body]:
+        for message in messages:
+            custom = message.get("custom")
+            if isinstance(custom, dict) and isinstance(custom.get("dalil"), dict):
+                bodies += await self._directive(user, custom["dalil"])
+                continue
+            text = str(message.get("text") or "").strip()
+            buttons = [
+                {"title": str(b.get("title", "")), "data": {"t": "payload", "payload": str(b.get("payload", ""))}}
+                for b in message.get("buttons") or []
+                if isinstance(b, dict) and b.get("title")
+            ]
+            if not text and not buttons:
+                continue
+            bodies += await self._paged(user, split_long(text), buttons, lang)
+        if not bodies:
+            # Rasa answered nothing (e.g. the action server is down): never leave the user in silence.
+            bodies.append(self._say(user, "answer_failed", lang=lang))
+        return bodies
+
+    async def _paged(self, user: User, pages: list[str], buttons: list[dict[str, Any]], lang: str) -> list[Body]:
+        """One page now; a "more" button carries the rest. Buttons go with the last page."""
+        if not pages:
+            pages = [""]
+        first, rest = pages[0], pages[1:]
+        if rest:
+            token = await self.store.callback_add(
+                user.id, {"t": "more", "pages": rest, "buttons": buttons, "lang": lang}
+            )
+            rows = [[{"text": self.library.text("more_button", lang), "token": token}]]
+        else:
+            rows = [[{"text": b["title"], "token": await self.store.callback_add(user.id, b["data"])}] for b in buttons]
+        body: Body = {"text": first, "lang": lang}
+        if rows:
+            body["buttons"] = rows
+        return [body]
+
+    async def _directive(self, user: User, directive: dict[str, Any]) -> list[Body]:
+        op = directive.get("op")
+        if op == "set_language" and directive.get("lang") in ANSWER_LANGS:
+            await self.choose_language(user, directive["lang"], darija=bool(directive.get("darija")))
+            return []
+        if op == "choose_language":
+            return [await self._language_keyboard(user, "choose_language", then=None)]
+        log.warning("unknown directive %s", op)
+        return []
+
+
+def split_long(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Pages of a reply: the author's page breaks, then paragraph cuts for Telegram's size limit."""
+    pages: list[str] = []
+    for page in text.split(PAGE_BREAK):
+        page = page.strip()
+        while len(page) > limit:
+            cut = page.rfind("\n\n", 0, limit)
+            if cut <= 0:
+                cut = page.rfind("\n", 0, limit)
+            if cut <= 0:
+                cut = page.rfind(" ", 0, limit)
+            if cut <= 0:
+                cut = limit
+            pages.append(page[:cut].strip())
+            page = page[cut:].strip()
+        if page:
+            pages.append(page)
+    return pages

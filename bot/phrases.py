@@ -1,0 +1,55 @@
+"""Phrase matching that forgives spelling: one folding for danger words, language names, cities.
+
+Text and phrases are folded the same way (case, Latin accents, Arabic spelling variants,
+punctuation as single spaces) and matched on word boundaries.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+from bot.textnorm import clean, normalize_arabic
+
+_NON_WORD = re.compile(r"[^\w']+")
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip Latin accents, normalise Arabic, turn punctuation into single spaces."""
+    text = normalize_arabic(clean(text)).lower().replace("’", "'")
+    decomposed = unicodedata.normalize("NFKD", text)
+    # Drop combining marks of Latin letters only; Arabic marks are already removed.
+    text = "".join(ch for ch in decomposed if not (unicodedata.combining(ch) and ord(ch) < 0x0600))
+    return " ".join(_NON_WORD.sub(" ", text).split())
+
+
+class PhraseIndex:
+    """Finds which labelled phrases occur in a text (e.g. {"ar": ["arabe", ...]})."""
+
+    def __init__(self, labelled: Mapping[str, Iterable[str]]) -> None:
+        self._label: dict[str, str] = {}
+        for label, phrases in labelled.items():
+            for phrase in phrases or ():
+                folded = fold(str(phrase))
+                if folded:
+                    self._label.setdefault(folded, str(label))
+        if self._label:
+            alternation = "|".join(re.escape(p) for p in sorted(self._label, key=len, reverse=True))
+            self._pattern: re.Pattern[str] | None = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
+        else:
+            self._pattern = None
+
+    def labels(self, text: str) -> list[str]:
+        """Labels of the phrases found, in order of appearance (repeats removed)."""
+        if self._pattern is None:
+            return []
+        seen: list[str] = []
+        for match in self._pattern.finditer(fold(text)):
+            label = self._label[match.group(0)]
+            if label not in seen:
+                seen.append(label)
+        return seen
+
+    def __contains__(self, text: str) -> bool:
+        return bool(self._pattern and self._pattern.search(fold(text)))

@@ -1,0 +1,250 @@
+"""Runner: moves items through the durable inbox and outbox, one ordered lane per user.
+
+For each user, one task processes their inputs strictly in order and one task sends their
+replies in order; different users never wait for each other. When Rasa is down or slow the user
+is told once that their message arrived, and the input is retried with backoff until it is
+answered. When Telegram refuses a send for a while, the reply waits in the outbox and is retried.
+A sweep picks up anything left by a crash or due for a retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Protocol
+
+from bot.engine import Engine
+from bot.rasa_client import RasaUnavailable
+from bot.store import Store, User, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class SendRetry(Exception):
+    """A send failed for a reason that passes (flood control, 5xx, network): retry after `delay`."""
+
+    def __init__(self, delay: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class SendFailed(Exception):
+    """A send can never succeed (user blocked the bot, chat gone): give up on this message."""
+
+
+class Transport(Protocol):
+    async def send(self, chat_id: int, body: dict[str, Any]) -> int | None:
+        """Deliver one body; return the platform's message id. Raise SendRetry / SendFailed."""
+
+
+def backoff(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:
+    return min(cap, base * (2 ** max(0, attempt)))
+
+
+class _Lanes:
+    """One worker task per key; `kick` makes sure the worker runs (again) soon."""
+
+    def __init__(self, work: Any, name: str) -> None:
+        self._work = work
+        self._name = name
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._dirty: set[str] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def kick(self, key: str) -> None:
+        self._dirty.add(key)
+        task = self._tasks.get(key)
+        if task is None or task.done():
+            self._tasks[key] = asyncio.create_task(self._run(key), name=f"{self._name}:{key}")
+
+    def kick_later(self, key: str, delay: float) -> None:
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(max(0.0, delay), self.kick, key)
+
+    async def _run(self, key: str) -> None:
+        while key in self._dirty:
+            self._dirty.discard(key)
+            try:
+                await self._work(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s worker failed; retrying soon", self._name)
+                self.kick_later(key, 2.0)
+                return
+
+    def busy(self) -> bool:
+        return any(not t.done() for t in self._tasks.values())
+
+    async def stop(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+class Runner:
+    """Owns the inbox and outbox workers of one gateway process."""
+
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        transport: Transport,
+        *,
+        ack_after: float = 4.0,
+        sweep_every: float = 2.0,
+        sweep: bool = True,
+    ) -> None:
+        self.store = store
+        self.engine = engine
+        self.transport = transport
+        self.ack_after = ack_after
+        self.sweep_every = sweep_every
+        self._sweep_enabled = sweep
+        self._inbox = _Lanes(self._process_inbox, "inbox")
+        self._outbox = _Lanes(self._send_outbox, "outbox")
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._sweep_enabled:
+            await self.sweep()
+            self._sweeper = asyncio.create_task(self._sweep_loop(), name="sweeper")
+
+    async def stop(self) -> None:
+        if self._sweeper:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        await self._inbox.stop()
+        await self._outbox.stop()
+
+    async def sweep(self) -> None:
+        for user_id in await self.store.users_with_pending_inbox():
+            self._inbox.kick(user_id)
+        for user_id in await self.store.users_with_pending_outbox():
+            self._outbox.kick(user_id)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_every)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweep failed")
+
+    # -- input ----------------------------------------------------------------------------
+    async def submit(
+        self,
+        user_id: str,
+        chat_id: int | None,
+        telegram_code: str | None,
+        kind: str,
+        *,
+        text: str | None = None,
+        data: dict[str, Any] | None = None,
+        update_id: int | None = None,
+    ) -> bool:
+        """Store one input and wake the user's worker. False if it was a duplicate update."""
+        await self.store.touch_user(user_id, chat_id, telegram_code)
+        item_id = await self.store.inbox_add(user_id, kind, text=text, data=data, update_id=update_id)
+        if item_id is None:
+            return False
+        self._inbox.kick(user_id)
+        return True
+
+    def kick_outbox(self, user_id: str) -> None:
+        self._outbox.kick(user_id)
+
+    async def idle(self, user_id: str | None = None) -> bool:
+        """True when nothing is pending (for one user, or for everyone)."""
+        if user_id is not None:
+            pending_in = await self.store.inbox_next(user_id)
+            pending_out = await self.store.outbox_next(user_id)
+            return pending_in is None and pending_out is None
+        return not (await self.store.users_with_pending_inbox() or await self.store.users_with_pending_outbox())
+
+    async def drain(self, user_id: str | None = None, timeout: float = 120.0) -> bool:
+        """Wait until everything pending is processed and sent (terminal EOF, tests)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if await self.idle(user_id) and not self._inbox.busy() and not self._outbox.busy():
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    # -- workers --------------------------------------------------------------------------
+    async def _process_inbox(self, user_id: str) -> None:
+        while True:
+            item = await self.store.inbox_next(user_id)
+            if item is None:
+                return
+            wait = (item.next_attempt_at - utcnow()).total_seconds()
+            if wait > 0:
+                self._inbox.kick_later(user_id, wait)
+                return
+            user = await self.store.get_user(user_id)
+            if user is None:  # forgotten meanwhile
+                return
+            acked = item.acked
+            task = asyncio.create_task(self.engine.process(item, user))
+            try:
+                done, _ = await asyncio.wait({task}, timeout=self.ack_after)
+                if not done and not acked:
+                    await self._ack(user)
+                    acked = True
+                bodies = await task
+            except RasaUnavailable as exc:
+                delay = backoff(item.attempts, base=2.0, cap=30.0)
+                log.warning("Rasa unavailable (%s); input %s retried in %.0f s", exc, item.id, delay)
+                if not acked:
+                    await self._ack(user)
+                await self.store.inbox_retry(item.id, delay, acked=True)
+                self._inbox.kick_later(user_id, delay)
+                return
+            except Exception:
+                log.exception("processing input %s failed", item.id)
+                bodies = [{"text": self.engine.library.text("answer_failed", self.engine.reply_language(user))}]
+            await self.store.inbox_done(item, user.chat_id, bodies)
+            self._outbox.kick(user_id)
+
+    async def _ack(self, user: User) -> None:
+        if user.chat_id is None:
+            return
+        lang = self.engine.reply_language(user)
+        await self.store.outbox_add(
+            user.id, user.chat_id, [{"text": self.engine.library.text("received_will_answer", lang), "lang": lang}]
+        )
+        self._outbox.kick(user.id)
+
+    async def _send_outbox(self, user_id: str) -> None:
+        while True:
+            item = await self.store.outbox_next(user_id)
+            if item is None:
+                return
+            wait = (item.next_attempt_at - utcnow()).total_seconds()
+            if wait > 0:
+                self._outbox.kick_later(user_id, wait)
+                return
+            try:
+                message_id = await self.transport.send(item.chat_id, item.body)
+            except SendRetry as exc:
+                delay = max(exc.delay, backoff(item.attempts, base=0.5, cap=60.0) if exc.delay <= 0 else exc.delay)
+                log.warning("send %s postponed %.1f s: %s", item.id, delay, exc)
+                await self.store.outbox_retry(item.id, delay)
+                self._outbox.kick_later(user_id, delay)
+                return
+            except SendFailed as exc:
+                log.warning("send %s dropped: %s", item.id, exc)
+                await self.store.outbox_failed(item.id)
+                continue
+            await self.store.outbox_sent(item.id, message_id)

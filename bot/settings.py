@@ -1,0 +1,176 @@
+"""Settings: the one frozen object every process reads its configuration from.
+
+Values come from the environment (and a `.env` file at the project root, which never overrides
+a variable that is already set). Names and defaults follow `CONTRACT.md`; anything added here
+is documented in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(os.environ.get("DALIL_HOME") or Path(__file__).resolve().parents[1])
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message says which and how to fix it."""
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def _ids(name: str, raw: str) -> frozenset[int]:
+    out: set[int] = set()
+    for part in raw.replace(";", ",").replace(" ", ",").split(","):
+        if not part:
+            continue
+        try:
+            out.add(int(part))
+        except ValueError as exc:
+            raise SettingsError(f"{name} must be a comma-separated list of Telegram ids, got {part!r}") from exc
+    return frozenset(out)
+
+
+def _int(name: str, raw: str | None, default: int) -> int:
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _float(name: str, raw: str | None, default: float) -> float:
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, read once per process."""
+
+    root: Path = PROJECT_ROOT
+    var_dir: Path = PROJECT_ROOT / "var"
+    telegram_bot_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_file_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    hotline_chat_id: int | None = None
+    hotline_staff_ids: frozenset[int] = frozenset()
+    admin_user_ids: frozenset[int] = frozenset()
+    events_url: str | None = None
+    database_url: str = ""
+    redis_url: str | None = None
+    rasa_host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    action_port: int = 5055
+    rasa_token: str = ""
+    action_token: str = ""
+    secret_key: str = ""
+    retention_days: int = 30
+    rasa_timeout: float = 30.0
+    ack_after: float = 4.0
+    health_port: int = 0
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.rasa_host}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://127.0.0.1:{self.action_port}/webhook"
+
+    @property
+    def terminal_mode(self) -> bool:
+        return not self.telegram_bot_token
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, root: Path | None = None) -> Settings:
+        """Read the settings from `env` (default: os.environ) on top of the project's `.env`."""
+        root = root or PROJECT_ROOT
+        merged = _read_dotenv(root / ".env")
+        merged.update(os.environ if env is None else env)
+        get = merged.get
+        var_dir = Path(get("DALIL_VAR_DIR") or root / "var")
+        database_url = get("DATABASE_URL") or f"sqlite:///{var_dir / 'dalil.db'}"
+        hotline = get("HOTLINE_CHAT_ID")
+        return cls(
+            root=root,
+            var_dir=var_dir,
+            telegram_bot_token=get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_api_url=get("TELEGRAM_API_URL") or "https://api.telegram.org/bot",
+            telegram_file_url=get("TELEGRAM_FILE_URL") or None,
+            webhook_url=get("TELEGRAM_WEBHOOK_URL") or None,
+            webhook_secret=get("TELEGRAM_WEBHOOK_SECRET") or None,
+            webhook_listen=get("WEBHOOK_LISTEN") or "127.0.0.1",
+            webhook_port=_int("WEBHOOK_PORT", get("WEBHOOK_PORT"), 8443),
+            hotline_chat_id=_int("HOTLINE_CHAT_ID", hotline, 0) or None,
+            hotline_staff_ids=_ids("HOTLINE_STAFF_IDS", get("HOTLINE_STAFF_IDS", "")),
+            admin_user_ids=_ids("ADMIN_USER_IDS", get("ADMIN_USER_IDS", "")),
+            events_url=get("EVENTS_URL") or None,
+            database_url=database_url,
+            redis_url=get("REDIS_URL") or None,
+            rasa_host=get("RASA_HOST") or "127.0.0.1",
+            rasa_port=_int("RASA_PORT", get("RASA_PORT"), 5005),
+            action_port=_int("ACTION_PORT", get("ACTION_PORT"), 5055),
+            rasa_token=get("RASA_TOKEN") or "",
+            action_token=get("ACTION_TOKEN") or "",
+            secret_key=get("DALIL_SECRET_KEY") or "",
+            retention_days=_int("RETENTION_DAYS", get("RETENTION_DAYS"), 30),
+            rasa_timeout=_float("RASA_TIMEOUT", get("RASA_TIMEOUT"), 30.0),
+            ack_after=_float("ACK_AFTER", get("ACK_AFTER"), 4.0),
+            health_port=_int("HEALTH_PORT", get("HEALTH_PORT"), 0),
+            log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            extra={k: v for k, v in merged.items() if k.startswith("DALIL_")},
+        )
+
+    def validate(self) -> None:
+        """Fail fast, with a sentence saying what to fix."""
+        if self.webhook_url and not self.webhook_url.startswith("https://"):
+            raise SettingsError("TELEGRAM_WEBHOOK_URL must be a public https:// URL")
+        if self.webhook_url and not self.webhook_secret:
+            raise SettingsError("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL")
+        if self.retention_days < 1:
+            raise SettingsError("RETENTION_DAYS must be at least 1")
+
+
+def ensure_secret(settings: Settings, name: str = "secret_key") -> str:
+    """Return a stable secret: from the environment, else from `var/secret`, created once."""
+    value = getattr(settings, name)
+    if value:
+        return value
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.var_dir / name.replace("_", "-")
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    token = secrets.token_urlsafe(32)
+    path.write_text(token, encoding="utf-8")
+    path.chmod(0o600)
+    return token

@@ -1,0 +1,344 @@
+"""Store: the gateway's durable state (users, inbox, outbox, issued buttons) behind async methods.
+
+Every input is written to the inbox before it is processed and every reply to the outbox before
+it is sent, so a crash or an unreachable Rasa/Telegram loses nothing: workers resume from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.schema import callbacks, inbox, outbox, users
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    chat_id: int | None
+    lang_chosen: str | None
+    lang_current: str | None
+    darija: bool
+    telegram_code: str | None
+    lang_asked: bool
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: int
+    user_id: str
+    kind: str
+    text: str | None
+    data: dict[str, Any]
+    attempts: int
+    acked: bool
+    next_attempt_at: dt.datetime
+    received_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    user_id: str
+    chat_id: int
+    body: dict[str, Any]
+    attempts: int
+    next_attempt_at: dt.datetime
+
+
+def _user(row: Any) -> User:
+    return User(
+        id=row.id,
+        chat_id=row.chat_id,
+        lang_chosen=row.lang_chosen,
+        lang_current=row.lang_current,
+        darija=bool(row.darija),
+        telegram_code=row.telegram_code,
+        lang_asked=bool(row.lang_asked),
+    )
+
+
+def _inbox(row: Any) -> InboxItem:
+    return InboxItem(
+        id=row.id,
+        user_id=row.user_id,
+        kind=row.kind,
+        text=row.text,
+        data=json.loads(row.data) if row.data else {},
+        attempts=row.attempts,
+        acked=bool(row.acked),
+        next_attempt_at=row.next_attempt_at,
+        received_at=row.received_at,
+    )
+
+
+class Store:
+    """Async access to the gateway's tables."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- users ----------------------------------------------------------------------------
+    async def touch_user(self, user_id: str, chat_id: int | None, telegram_code: str | None) -> User:
+        """Create the user on first contact, refresh chat id / language code / last seen."""
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+            if row is None:
+                try:
+                    await conn.execute(
+                        users.insert().values(
+                            id=user_id,
+                            chat_id=chat_id,
+                            telegram_code=telegram_code,
+                            darija=False,
+                            lang_asked=False,
+                            created_at=now,
+                            last_seen_at=now,
+                        )
+                    )
+                except IntegrityError:  # created concurrently
+                    pass
+            else:
+                values: dict[str, Any] = {"last_seen_at": now}
+                if chat_id is not None and chat_id != row.chat_id:
+                    values["chat_id"] = chat_id
+                if telegram_code and telegram_code != row.telegram_code:
+                    values["telegram_code"] = telegram_code
+                await conn.execute(users.update().where(users.c.id == user_id).values(**values))
+            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+        return _user(row)
+
+    async def get_user(self, user_id: str) -> User | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+        return _user(row) if row else None
+
+    async def set_language(
+        self,
+        user_id: str,
+        *,
+        chosen: str | None,
+        current: str | None,
+        darija: bool,
+        asked: bool,
+    ) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                users.update()
+                .where(users.c.id == user_id)
+                .values(lang_chosen=chosen, lang_current=current, darija=darija, lang_asked=asked)
+            )
+
+    # -- inbox ----------------------------------------------------------------------------
+    async def inbox_add(
+        self,
+        user_id: str,
+        kind: str,
+        *,
+        text: str | None = None,
+        data: dict[str, Any] | None = None,
+        update_id: int | None = None,
+    ) -> int | None:
+        """Store one input; None when this Telegram update was already stored."""
+        now = utcnow()
+        try:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(
+                    inbox.insert().values(
+                        user_id=user_id,
+                        update_id=update_id,
+                        kind=kind,
+                        text=text,
+                        data=json.dumps(data or {}, ensure_ascii=False),
+                        status="pending",
+                        attempts=0,
+                        acked=False,
+                        received_at=now,
+                        next_attempt_at=now,
+                    )
+                )
+                return int(result.inserted_primary_key[0])
+        except IntegrityError:
+            return None
+
+    async def inbox_next(self, user_id: str) -> InboxItem | None:
+        """The user's oldest unprocessed input (inputs are handled strictly in order)."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(inbox)
+                    .where(inbox.c.user_id == user_id, inbox.c.status == "pending")
+                    .order_by(inbox.c.id)
+                    .limit(1)
+                )
+            ).first()
+        return _inbox(row) if row else None
+
+    async def inbox_pending_count(self, user_id: str) -> int:
+        async with self.engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(inbox)
+                        .where(inbox.c.user_id == user_id, inbox.c.status == "pending")
+                    )
+                ).scalar_one()
+            )
+
+    async def inbox_retry(self, item_id: int, delay: float, *, acked: bool) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                inbox.update()
+                .where(inbox.c.id == item_id)
+                .values(
+                    attempts=inbox.c.attempts + 1,
+                    acked=acked,
+                    next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
+                )
+            )
+
+    async def inbox_done(
+        self, item: InboxItem, chat_id: int | None, messages: Sequence[dict[str, Any]]
+    ) -> list[int]:
+        """Mark an input processed and queue its replies, in one transaction."""
+        now = utcnow()
+        ids: list[int] = []
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                inbox.update().where(inbox.c.id == item.id).values(status="done", done_at=now)
+            )
+            if chat_id is not None:
+                for body in messages:
+                    result = await conn.execute(
+                        outbox.insert().values(
+                            user_id=item.user_id,
+                            chat_id=chat_id,
+                            inbox_id=item.id,
+                            body=json.dumps(body, ensure_ascii=False),
+                            status="pending",
+                            attempts=0,
+                            created_at=now,
+                            next_attempt_at=now,
+                        )
+                    )
+                    ids.append(int(result.inserted_primary_key[0]))
+        return ids
+
+    async def users_with_pending_inbox(self) -> list[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(inbox.c.user_id).where(inbox.c.status == "pending").distinct()
+            )
+            return [r[0] for r in rows]
+
+    # -- outbox ---------------------------------------------------------------------------
+    async def outbox_add(self, user_id: str, chat_id: int, bodies: Sequence[dict[str, Any]]) -> None:
+        """Queue messages that do not answer an inbox item (e.g. an acknowledgement)."""
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            for body in bodies:
+                await conn.execute(
+                    outbox.insert().values(
+                        user_id=user_id,
+                        chat_id=chat_id,
+                        body=json.dumps(body, ensure_ascii=False),
+                        status="pending",
+                        attempts=0,
+                        created_at=now,
+                        next_attempt_at=now,
+                    )
+                )
+
+    async def outbox_next(self, user_id: str) -> OutboxItem | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(outbox)
+                    .where(outbox.c.user_id == user_id, outbox.c.status == "pending")
+                    .order_by(outbox.c.id)
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return None
+        return OutboxItem(
+            id=row.id,
+            user_id=row.user_id,
+            chat_id=row.chat_id,
+            body=json.loads(row.body),
+            attempts=row.attempts,
+            next_attempt_at=row.next_attempt_at,
+        )
+
+    async def outbox_sent(self, item_id: int, message_id: int | None) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                outbox.update()
+                .where(outbox.c.id == item_id)
+                .values(status="sent", sent_at=utcnow(), message_id=message_id)
+            )
+
+    async def outbox_retry(self, item_id: int, delay: float) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                outbox.update()
+                .where(outbox.c.id == item_id)
+                .values(
+                    attempts=outbox.c.attempts + 1,
+                    next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
+                )
+            )
+
+    async def outbox_failed(self, item_id: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(outbox.update().where(outbox.c.id == item_id).values(status="failed"))
+
+    async def users_with_pending_outbox(self) -> list[str]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(outbox.c.user_id).where(outbox.c.status == "pending").distinct()
+            )
+            return [r[0] for r in rows]
+
+    # -- buttons --------------------------------------------------------------------------
+    async def callback_add(self, user_id: str, data: dict[str, Any]) -> str:
+        token = secrets.token_urlsafe(9)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                callbacks.insert().values(
+                    token=token,
+                    user_id=user_id,
+                    data=json.dumps(data, ensure_ascii=False),
+                    created_at=utcnow(),
+                )
+            )
+        return token
+
+    async def callback_get(self, user_id: str, token: str) -> dict[str, Any] | None:
+        """The data of a button this user was given, or None (forged, expired, someone else's)."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(callbacks.c.data).where(
+                        callbacks.c.token == token, callbacks.c.user_id == user_id
+                    )
+                )
+            ).first()
+        return json.loads(row[0]) if row else None
