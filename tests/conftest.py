@@ -1,0 +1,189 @@
+"""Shared fixtures: a real Rasa + action server stack (once per session), the gateway process,
+the fake Telegram Bot API, and a fresh database per test."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.settings import Settings
+from bot.supervisor import actions_part, rasa_part
+from bot.training import latest_model
+from tests.fakes.telegram_api import FakeTelegram
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SECRET = "test-secret-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, *, params: dict[str, str] | None = None, timeout: float = 180.0,
+              proc: subprocess.Popen[bytes] | None = None, log: Path | None = None,
+              check_model: bool = False) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:] if log else ""
+            raise RuntimeError(f"{url}: process exited with {proc.returncode}\n{tail}")
+        try:
+            response = httpx.get(url, params=params, timeout=2.0)
+            if response.status_code == 200 and (not check_model or response.json().get("model_file")):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not ready after {timeout} s")
+
+
+@dataclass
+class Stack:
+    """A running Rasa server (trained model) and action server, isolated in `var_dir`."""
+
+    settings: Settings
+    env: dict[str, str]
+    var_dir: Path
+    model: Path
+    processes: dict[str, subprocess.Popen[bytes]]
+
+    @property
+    def rasa_url(self) -> str:
+        return self.settings.rasa_url
+
+    def gateway_env(self, **extra: str) -> dict[str, str]:
+        env = dict(self.env)
+        env.update(extra)
+        return env
+
+
+def stack_env(var_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "HOTLINE_", "ADMIN_"))}
+    env.update(
+        DALIL_VAR_DIR=str(var_dir),
+        DATABASE_URL=f"sqlite:///{var_dir / 'dalil.db'}",
+        RASA_PORT=str(free_port()),
+        ACTION_PORT=str(free_port()),
+        RASA_TOKEN="test-rasa-token",
+        ACTION_TOKEN="test-action-token",
+        DALIL_SECRET_KEY=SECRET,
+        ACK_AFTER="4",
+    )
+    env.update(extra)
+    return env
+
+
+def start_stack(var_dir: Path, **extra: str) -> Stack:
+    model = latest_model(ROOT / "models")
+    if model is None:
+        raise RuntimeError("no trained model in models/: run `make train` (make test does it)")
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = stack_env(var_dir, **extra)
+    settings = Settings.from_env(env)
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    parts = [actions_part(settings), rasa_part(settings, model)]
+    for part in parts:
+        part.env.update(env)
+        part.log_path.parent.mkdir(parents=True, exist_ok=True)
+        processes[part.name] = subprocess.Popen(
+            part.argv, cwd=ROOT, env=part.env, stdout=part.log_path.open("ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    wait_http(f"http://127.0.0.1:{settings.action_port}/health", proc=processes["actions"], log=parts[0].log_path, timeout=60)
+    wait_http(f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, proc=processes["rasa"],
+              log=parts[1].log_path, check_model=True)
+    return Stack(settings=settings, env=env, var_dir=var_dir, model=model, processes=processes)
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = start_stack(tmp_path_factory.mktemp("stack"))
+    yield running
+    for proc in running.processes.values():
+        stop_process(proc)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'dalil.db'}"
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    api = await FakeTelegram().start()
+    yield api
+    await api.stop()
+
+
+class Gateway:
+    """The real gateway process (`dalil gateway`) polling the fake Bot API."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Gateway:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [str(BIN / "dalil"), "gateway"], cwd=ROOT, env=self.env,
+            stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, sig)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+async def gateway(stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path) -> AsyncIterator[Gateway]:
+    env = stack.gateway_env(
+        TELEGRAM_BOT_TOKEN=fake_telegram.token,
+        TELEGRAM_API_URL=fake_telegram.base_url,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'gateway.db'}",
+    )
+    gw = Gateway(env, tmp_path / "gateway.log").start()
+    deadline = time.monotonic() + 60
+    while not any(method == "getUpdates" for method, _ in fake_telegram.calls):
+        if gw.proc is not None and gw.proc.poll() is not None:
+            raise RuntimeError("gateway exited:\n" + gw.log()[-3000:])
+        if time.monotonic() > deadline:
+            raise RuntimeError("gateway never polled:\n" + gw.log()[-3000:])
+        import asyncio
+
+        await asyncio.sleep(0.1)
+    yield gw
+    gw.stop()
+    if "Traceback" in gw.log():
+        print(gw.log()[-5000:])

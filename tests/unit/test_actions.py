@@ -1,0 +1,133 @@
+"""Custom actions, run without a server: the events they return and what they dispatch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.dialogue import (
+    ActionAnswerFaq,
+    ActionChangeLanguage,
+    ActionFallback,
+    ActionRequestHuman,
+    ActionShowMenu,
+    ActionUrgent,
+)
+from bot.content import library
+
+
+def tracker(text: str = "", *, language: str = "fr", darija: bool = False, intent: str = "faq",
+            entities: list[dict[str, Any]] | None = None, selector_key: str | None = None,
+            events: list[dict[str, Any]] | None = None) -> Tracker:
+    latest: dict[str, Any] = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
+    if selector_key:
+        latest["response_selector"] = {"faq": {"response": {"intent_response_key": selector_key}}}
+    return Tracker(
+        sender_id="u1",
+        slots={"language": language, "darija": darija},
+        latest_message=latest,
+        events=events or [],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+async def run(action: Any, t: Tracker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, t, {})
+    return events, dispatcher.messages
+
+
+async def test_faq_answer_comes_from_the_faq_file_in_the_users_language() -> None:
+    lib = library()
+    for lang in ("fr", "ar", "en"):
+        _, [message] = await run(ActionAnswerFaq(), tracker("…", language=lang, selector_key="faq/asylum_apply"))
+        text, used = lib.answer("asylum_apply", lang)
+        assert message["text"] == text and used == lang
+        assert message["buttons"][0]["payload"] == "/help"
+
+
+async def test_faq_answer_uses_darija_wording_when_the_user_writes_darija() -> None:
+    _, [message] = await run(ActionAnswerFaq(), tracker(language="ar", darija=True, selector_key="faq/asylum_apply"))
+    assert message["text"] == library().answer("asylum_apply", "ar", darija=True)[0]
+    assert message["text"] != library().answer("asylum_apply", "ar")[0]
+
+
+async def test_faq_answer_from_a_menu_button_entity() -> None:
+    entities = [{"entity": "faq_topic", "value": "hiv_testing"}]
+    _, [message] = await run(ActionAnswerFaq(), tracker(language="fr", entities=entities))
+    assert message["text"] == library().answer("hiv_testing", "fr")[0]
+
+
+async def test_contacts_and_check_dates_are_shown_under_an_answer() -> None:
+    text, _ = library().answer("asylum_apply", "fr")
+    assert "+212 5 37 54 54 00" in text  # the helpline, from content/contacts.yml
+    assert "2026-11-29" in text
+    assert "⚠️" in text  # the caution line: numbers may change
+
+
+async def test_main_menu_lists_every_theme_and_the_extras() -> None:
+    _, [message] = await run(ActionShowMenu(), tracker(language="ar"))
+    menu = library().menu()
+    assert len(message["buttons"]) == len(menu["families"]) + len(menu["extras"])
+    assert message["buttons"][0]["payload"] == '/help{"menu":"asylum"}'
+
+
+async def test_theme_menu_lists_its_topics_then_back() -> None:
+    entities = [{"entity": "menu", "value": "health"}]
+    _, [message] = await run(ActionShowMenu(), tracker(language="en", entities=entities))
+    payloads = [b["payload"] for b in message["buttons"]]
+    assert payloads == [
+        '/faq{"faq_topic":"health_access"}',
+        '/faq{"faq_topic":"health_specialised"}',
+        '/faq{"faq_topic":"sexual_health"}',
+        '/faq{"faq_topic":"hiv_testing"}',
+        "/help",
+    ]
+
+
+async def test_urgent_gives_emergency_numbers_first_then_a_person() -> None:
+    _, messages = await run(ActionUrgent(), tracker(language="fr"))
+    numbers, offer = messages
+    for number in ("19", "177", "15", "141"):
+        assert f"\u200e{number}\u200e" in numbers["text"]
+    assert offer["buttons"][0]["payload"].startswith("/request_human")
+
+
+def fallback_events(misses: int) -> list[dict[str, Any]]:
+    events = [{"event": "user", "parse_data": {"intent": {"name": "greet"}}}]
+    events += [{"event": "user", "parse_data": {"intent": {"name": "nlu_fallback"}}}] * misses
+    return events
+
+
+async def test_fallback_offers_the_menu_then_a_person_after_two_misses() -> None:
+    _, [first] = await run(ActionFallback(), tracker(events=fallback_events(1)))
+    assert first["text"] == library().text("fallback", "fr")
+    assert any(b["payload"].startswith("/help") for b in first["buttons"])
+    _, [second] = await run(ActionFallback(), tracker(events=fallback_events(2)))
+    assert second["text"] == library().text("fallback_offer_person", "fr")
+    assert second["buttons"][0]["payload"] == "/request_human"
+
+
+async def test_change_language_to_the_named_language() -> None:
+    events, messages = await run(ActionChangeLanguage(), tracker("parle moi en arabe stp", intent="change_language"))
+    assert events == [SlotSet("language", "ar"), SlotSet("darija", False)]
+    assert messages[0]["custom"] == {"dalil": {"op": "set_language", "lang": "ar", "darija": False}}
+    events, messages = await run(ActionChangeLanguage(), tracker("b darija 3afak", intent="change_language"))
+    assert events == [SlotSet("language", "ar"), SlotSet("darija", True)]
+
+
+async def test_change_language_without_a_name_shows_the_keyboard() -> None:
+    events, messages = await run(ActionChangeLanguage(), tracker("changer de langue", intent="change_language"))
+    assert events == []
+    assert messages[0]["custom"] == {"dalil": {"op": "choose_language"}}
+
+
+async def test_request_human_without_hotline_group_gives_the_phone() -> None:
+    _, [message] = await run(ActionRequestHuman(), tracker(language="en"))
+    assert "+212 5 37 54 54 00" in message["text"]

@@ -1,0 +1,237 @@
+"""The gateway's engine and runner with a scripted Rasa (httpx.MockTransport) and a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.content import PAGE_BREAK, library
+from bot.db import create_engine, migrate
+from bot.engine import Engine, split_long
+from bot.rasa_client import RasaClient
+from bot.runner import Runner, SendRetry
+from bot.settings import Settings
+from bot.store import Store
+
+Handler = Callable[[dict[str, Any]], list[dict[str, Any]]]
+
+
+class ScriptedRasa:
+    """Answers REST webhook calls with a function of the request body; can be switched off."""
+
+    def __init__(self, reply: Handler) -> None:
+        self.reply = reply
+        self.requests: list[dict[str, Any]] = []
+        self.down = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        body = json.loads(request.content)
+        self.requests.append(body)
+        return httpx.Response(200, json=self.reply(body))
+
+
+class Collect:
+    """A transport that records what would be sent; can fail a number of sends first."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, dict[str, Any]]] = []
+        self.failures: list[Exception] = []
+
+    async def send(self, chat_id: int, body: dict[str, Any]) -> int | None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((chat_id, body))
+        return len(self.sent)
+
+    def texts(self) -> list[str]:
+        return [body["text"] for _, body in self.sent]
+
+
+@pytest.fixture
+async def parts(db_url: str) -> AsyncIterator[Callable[[Handler], tuple[Engine, Runner, ScriptedRasa, Collect]]]:
+    migrate(db_url)
+    store = Store(create_engine(db_url))
+    clients: list[httpx.AsyncClient] = []
+    runners: list[Runner] = []
+
+    def build(reply: Handler) -> tuple[Engine, Runner, ScriptedRasa, Collect]:
+        rasa = ScriptedRasa(reply)
+        http = httpx.AsyncClient(transport=httpx.MockTransport(rasa))
+        clients.append(http)
+        settings = Settings.from_env({"DATABASE_URL": db_url})
+        engine = Engine(settings, store, RasaClient(http, "http://rasa"), library())
+        transport = Collect()
+        runner = Runner(store, engine, transport, ack_after=0.5, sweep=False)
+        runners.append(runner)
+        return engine, runner, rasa, transport
+
+    yield build
+    for runner in runners:
+        await runner.stop()
+    for http in clients:
+        await http.aclose()
+    await store.close()
+
+
+def echo_greeting(body: dict[str, Any]) -> list[dict[str, Any]]:
+    lang = body["metadata"].get("language")
+    return [{"recipient_id": body["sender"], "text": f"greeting in {lang}"}]
+
+
+async def test_french_message_is_sent_to_rasa_with_its_language(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting)
+    await runner.submit("u1", 11, "fr", "text", text="bonjour, je veux des informations")
+    assert await runner.drain("u1", timeout=5)
+    assert out.texts() == ["greeting in fr"]
+    assert rasa.requests[0]["metadata"] == {"language": "fr", "darija": False, "urgent": False}
+
+
+async def test_arabic_and_darija_get_arabic_answers(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting)
+    await runner.submit("u2", 12, None, "text", text="واش كاين شي طبيب قريب ليا؟")
+    assert await runner.drain("u2", timeout=5)
+    assert rasa.requests[0]["metadata"]["language"] == "ar"
+    assert rasa.requests[0]["metadata"]["darija"] is True
+
+
+async def test_danger_words_mark_the_message_urgent(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting)
+    long_text = "Bonjour, je voulais demander pour les papiers. " * 20 + "Mais là il me frappe et je suis enfermée. " + "Merci. " * 20
+    await runner.submit("u3", 13, "fr", "text", text=long_text)
+    assert await runner.drain("u3", timeout=5)
+    assert rasa.requests[0]["metadata"]["urgent"] is True
+
+
+async def test_unsure_language_asks_once_and_then_answers_the_question(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting)
+    await runner.submit("u4", 14, None, "text", text="👍")
+    assert await runner.drain("u4", timeout=5)
+    [(_, keyboard)] = out.sent
+    assert [b["text"] for b in keyboard["buttons"][0]] == ["Français", "العربية", "English"]
+    assert rasa.requests == []
+    await runner.submit("u4", 14, None, "callback", data={"token": keyboard["buttons"][0][1]["token"]})
+    assert await runner.drain("u4", timeout=5)
+    # Arabic confirmed, then the original message goes to Rasa in Arabic.
+    assert "العربية" in out.texts()[1] or "بالعربية" in out.texts()[1]
+    assert rasa.requests[-1]["message"] == "👍"
+    assert rasa.requests[-1]["metadata"]["language"] == "ar"
+
+
+async def test_a_chosen_language_survives_ok_merci(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting)
+    await runner.submit("u5", 15, "fr", "command", data={"name": "language"})
+    assert await runner.drain("u5", timeout=5)
+    arabic = out.sent[0][1]["buttons"][0][1]["token"]
+    await runner.submit("u5", 15, "fr", "callback", data={"token": arabic})
+    await runner.submit("u5", 15, "fr", "text", text="ok merci")
+    assert await runner.drain("u5", timeout=5)
+    assert rasa.requests[-1]["message"] == "ok merci"
+    assert rasa.requests[-1]["metadata"]["language"] == "ar"
+
+
+async def test_buttons_become_tokens_and_carry_the_language(parts) -> None:
+    def menu(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"text": "Menu", "buttons": [{"title": "Santé", "payload": '/help{"menu":"health"}'}]}]
+
+    engine, runner, rasa, out = parts(menu)
+    await runner.submit("u6", 16, "fr", "text", text="je voudrais de l'aide s'il vous plaît")
+    assert await runner.drain("u6", timeout=5)
+    [[button]] = out.sent[0][1]["buttons"]
+    assert button["text"] == "Santé" and len(button["token"]) <= 64 and "{" not in button["token"]
+    await runner.submit("u6", 16, "fr", "callback", data={"token": button["token"]})
+    assert await runner.drain("u6", timeout=5)
+    assert rasa.requests[-1]["message"] == '/help{"menu":"health","language":"fr","darija":false}'
+
+
+async def test_forged_or_foreign_buttons_do_nothing_special(parts) -> None:
+    def menu(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"text": "Menu", "buttons": [{"title": "X", "payload": "/help"}]}]
+
+    engine, runner, rasa, out = parts(menu)
+    await runner.submit("u7", 17, "fr", "text", text="je voudrais le menu s'il vous plaît")
+    assert await runner.drain("u7", timeout=5)
+    token = out.sent[0][1]["buttons"][0][0]["token"]
+    # Another user presses u7's button, and someone sends data we never issued.
+    await runner.submit("u8", 18, "fr", "callback", data={"token": token})
+    await runner.submit("u8", 18, "fr", "callback", data={"token": "/restart"})
+    assert await runner.drain("u8", timeout=5)
+    u8_texts = [body["text"] for chat, body in out.sent if chat == 18]
+    assert u8_texts.count(library().text("button_expired", "fr")) == 2
+    assert all(r["message"] in ("/help", '/help{"language":"fr","darija":false}') for r in rasa.requests[1:])
+
+
+async def test_long_answers_are_paged_with_a_more_button(parts) -> None:
+    def long_answer(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"text": f"page one{PAGE_BREAK}page two{PAGE_BREAK}page three", "buttons": [{"title": "Menu", "payload": "/help"}]}]
+
+    engine, runner, rasa, out = parts(long_answer)
+    await runner.submit("u9", 19, "fr", "text", text="comment demander l'asile au maroc")
+    assert await runner.drain("u9", timeout=5)
+    first = out.sent[-1][1]
+    assert first["text"] == "page one"
+    [[more]] = first["buttons"]
+    await runner.submit("u9", 19, "fr", "callback", data={"token": more["token"]})
+    assert await runner.drain("u9", timeout=5)
+    second = out.sent[-1][1]
+    assert second["text"] == "page two"
+    await runner.submit("u9", 19, "fr", "callback", data={"token": second["buttons"][0][0]["token"]})
+    assert await runner.drain("u9", timeout=5)
+    last = out.sent[-1][1]
+    assert last["text"] == "page three" and last["buttons"][0][0]["text"] == "Menu"
+
+
+def test_split_long_respects_telegram_limit() -> None:
+    text = ("Une phrase assez longue pour remplir. " * 30 + "\n\n") * 8
+    pages = split_long(text, limit=1000)
+    assert len(pages) > 1 and all(len(p) <= 1000 for p in pages)
+    assert "".join(p.replace(" ", "") for p in pages) == text.replace(" ", "").replace("\n", "")
+
+
+async def test_non_text_and_empty_messages_get_a_reply_without_rasa(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting)
+    await runner.submit("u10", 20, "ar", "media", data={"type": "voice"})
+    await runner.submit("u10", 20, "ar", "text", text="\u200f\u202e  \u200b")
+    await runner.submit("u10", 20, "ar", "text", text="/faq/asylum_apply")
+    assert await runner.drain("u10", timeout=5)
+    assert out.texts() == [
+        library().text("non_text", "ar"),
+        library().text("empty_message", "ar"),
+        library().text("unknown_command", "ar"),
+    ]
+    assert rasa.requests == []
+
+
+async def test_rasa_down_acknowledges_then_answers_in_order_once(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting)
+    rasa.down = True
+    await runner.submit("u11", 21, "fr", "text", text="bonjour, première question")
+    await runner.submit("u11", 21, "fr", "text", text="et voici la deuxième question")
+    await asyncio.sleep(1.0)
+    assert out.texts() == [library().text("received_will_answer", "fr")]
+    rasa.down = False
+    # The retry is scheduled with backoff (2 s first); wait for it.
+    assert await runner.drain("u11", timeout=15)
+    assert out.texts() == [library().text("received_will_answer", "fr"), "greeting in fr", "greeting in fr"]
+    assert [r["message"] for r in rasa.requests] == ["bonjour, première question", "et voici la deuxième question"]
+
+
+async def test_empty_rasa_reply_is_never_silence(parts) -> None:
+    engine, runner, rasa, out = parts(lambda body: [])
+    await runner.submit("u12", 22, "en", "text", text="what are the opening hours of the office")
+    assert await runner.drain("u12", timeout=5)
+    assert out.texts() == [library().text("answer_failed", "en")]
+
+
+async def test_send_failures_are_retried_not_lost(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting)
+    out.failures = [SendRetry(0.2, "flood control"), SendRetry(0, "NetworkError")]
+    await runner.submit("u13", 23, "fr", "text", text="bonjour, une question pour vous")
+    assert await runner.drain("u13", timeout=10)
+    assert out.texts() == ["greeting in fr"]
