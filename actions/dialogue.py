@@ -124,7 +124,7 @@ class ActionUrgent(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         lib = library()
-        lang, _ = user_language(tracker)
+        lang, darija = user_language(tracker)
         hotline = load_yaml(lib.content_dir / "hotline.yml") or {}
         numbers = lib.contact_block(hotline.get("emergency_contacts") or [], lang)
         dispatcher.utter_message(text=f"{lib.text('urgent_intro', lang)}\n\n{numbers}\n\n{lib.text('urgent_nearest', lang)}")
@@ -135,7 +135,27 @@ class ActionUrgent(Action):
                 {"title": lib.text("button_menu", lang), "payload": payload("help")},
             ],
         )
+        # The message may also ask a question ("que faire si la police m'arrête ?"): answer it
+        # after the emergency numbers instead of dropping it.
+        topic = underlying_faq_topic(tracker)
+        answer = lib.answer(topic, lang, darija=darija) if topic else None
+        if answer is not None:
+            dispatcher.utter_message(
+                text=lib.text("urgent_then_answer", lang) + "\n\n" + answer[0],
+                buttons=[{"title": lib.text("button_menu", lang), "payload": payload("help")}],
+            )
         return []
+
+
+def underlying_faq_topic(tracker: Tracker) -> str | None:
+    """The FAQ topic the classifiers saw when danger words overrode the intent to `urgent`."""
+    latest = tracker.latest_message or {}
+    ranking = latest.get("intent_ranking") or []
+    if len(ranking) < 2 or ranking[0].get("name") != "urgent" or ranking[1].get("name") != "faq":
+        return None
+    if float(ranking[1].get("confidence") or 0.0) < 0.5:
+        return None
+    return faq_topic(tracker)
 
 
 class ActionFallback(Action):

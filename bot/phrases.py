@@ -1,7 +1,8 @@
 """Phrase matching that forgives spelling: one folding for danger words, language names, cities.
 
 Text and phrases are folded the same way (case, Latin accents, Arabic spelling variants,
-punctuation as single spaces) and matched on word boundaries.
+punctuation as single spaces) and matched on word boundaries. A word of a phrase ending in `*`
+matches any ending ("enferm*" matches enfermé, enfermée, enferment).
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ class PhraseIndex:
         self._label: dict[str, str] = {}
         for label, phrases in labelled.items():
             for phrase in phrases or ():
-                folded = fold(str(phrase))
+                folded = _fold_phrase(str(phrase))
                 if folded:
                     self._label.setdefault(folded, str(label))
         if self._label:
-            alternation = "|".join(re.escape(p) for p in sorted(self._label, key=len, reverse=True))
+            alternation = "|".join(_regex(p) for p in sorted(self._label, key=len, reverse=True))
             self._pattern: re.Pattern[str] | None = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
         else:
             self._pattern = None
@@ -46,10 +47,42 @@ class PhraseIndex:
             return []
         seen: list[str] = []
         for match in self._pattern.finditer(fold(text)):
-            label = self._label[match.group(0)]
+            label = self._label.get(match.group(0)) or self._wildcard_label(match.group(0))
             if label not in seen:
                 seen.append(label)
         return seen
 
+    def _wildcard_label(self, found: str) -> str:
+        for phrase, label in self._label.items():
+            if "*" in phrase and re.fullmatch(_regex(phrase), found):
+                return label
+        return ""
+
     def __contains__(self, text: str) -> bool:
         return bool(self._pattern and self._pattern.search(fold(text)))
+
+
+def _fold_phrase(phrase: str) -> str:
+    """Fold a phrase word by word, keeping the `*` wildcards ("la police * arrete*")."""
+    words = []
+    for word in phrase.split():
+        if word == "*":
+            words.append("*")
+        elif word.endswith("*") and fold(word[:-1]):
+            words.append(fold(word[:-1]) + "*")
+        elif fold(word):
+            words.append(fold(word))
+    return " ".join(words)
+
+
+def _regex(phrase: str) -> str:
+    """`*` alone is any one word; a word ending in `*` is a stem."""
+    parts = []
+    for word in phrase.split(" "):
+        if word == "*":
+            parts.append(r"\w[\w']*")
+        elif word.endswith("*"):
+            parts.append(re.escape(word[:-1]) + r"[\w']*")
+        else:
+            parts.append(re.escape(word))
+    return " ".join(parts)

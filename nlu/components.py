@@ -24,10 +24,12 @@ from rasa.shared.nlu.constants import (
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
+    TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.danger import is_urgent
 from bot.textnorm import clean, normalize_arabic
 
 
@@ -90,11 +92,46 @@ class MetadataHints(GraphComponent):
                 entities.append(_hint_entity("darija", bool(metadata.get("darija"))))
             if entities:
                 message.set(ENTITIES, entities, add_to_output=True)
-            if metadata.get("urgent") is True:
-                urgent = {INTENT_NAME_KEY: "urgent", PREDICTED_CONFIDENCE_KEY: 1.0}
-                ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != "urgent"]
-                message.set(INTENT, urgent, add_to_output=True)
-                message.set(INTENT_RANKING_KEY, [urgent, *ranking], add_to_output=True)
+            if metadata.get("urgent") is True and (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != "urgent":
+                _force_urgent(message)
+        return messages
+
+
+def _force_urgent(message: Message) -> None:
+    """Make `urgent` the intent; the classifiers' own ranking stays below it (actions use it)."""
+    urgent = {INTENT_NAME_KEY: "urgent", PREDICTED_CONFIDENCE_KEY: 1.0}
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != "urgent"]
+    message.set(INTENT, urgent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [urgent, *ranking], add_to_output=True)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class DangerWords(GraphComponent):
+    """Danger words (content/danger_words.yml, read live) make the intent `urgent`.
+
+    A classifier can miss danger in a long message about something else; a word list does not.
+    The list is read from the content folder at run time, so admins can add words without
+    retraining. Runs after the classifiers.
+    """
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> DangerWords:
+        return cls()
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            text = message.get(TEXT) or ""
+            if text and not text.startswith("/") and is_urgent(text):
+                _force_urgent(message)
         return messages
 
 

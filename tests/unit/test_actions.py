@@ -131,3 +131,18 @@ async def test_change_language_without_a_name_shows_the_keyboard() -> None:
 async def test_request_human_without_hotline_group_gives_the_phone() -> None:
     _, [message] = await run(ActionRequestHuman(), tracker(language="en"))
     assert "+212 5 37 54 54 00" in message["text"]
+
+
+async def test_urgent_also_answers_the_question_the_classifier_saw() -> None:
+    t = tracker("que faire si la police m'arrête", selector_key="faq/legal_aid")
+    t.latest_message["intent_ranking"] = [{"name": "urgent", "confidence": 1.0}, {"name": "faq", "confidence": 0.8}]
+    _, messages = await run(ActionUrgent(), t)
+    assert len(messages) == 3
+    assert messages[2]["text"].endswith(library().answer("legal_aid", "fr")[0])
+
+
+async def test_urgent_alone_does_not_add_an_answer() -> None:
+    t = tracker("au secours", intent="urgent")
+    t.latest_message["intent_ranking"] = [{"name": "urgent", "confidence": 0.97}, {"name": "help", "confidence": 0.02}]
+    _, messages = await run(ActionUrgent(), t)
+    assert len(messages) == 2
