@@ -7,6 +7,7 @@
     dalil train [--force]     generate FAQ data and train if the inputs changed
     dalil lang                one language code per stdin line (fr, ar, ary, en, es, und)
     dalil lang-eval [DIR]     detector accuracy on the shared language-id data
+    dalil faq validate        every problem in faq/ with where it is and how to fix it
     dalil faq generate|check  write / verify nlu_data/generated from faq/
     dalil db upgrade          create or migrate the gateway's tables
 """
@@ -133,6 +134,16 @@ def cmd_faq(args: argparse.Namespace) -> int:
         if not changed:
             print("generated files are up to date")
         return 0
+    if args.action == "validate":
+        from bot.faq_validate import validate_library
+
+        problems = validate_library(PROJECT_ROOT)
+        for problem in problems:
+            print(problem)
+        errors = sum(1 for p in problems if p.level == "error")
+        warnings = len(problems) - errors
+        print(f"{len(lib.topics())} topics: {errors} error(s), {warnings} warning(s)")
+        return 1 if errors else 0
     if args.action == "check":
         stale = stale_generated(lib)
         for path in stale:
@@ -166,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     lang_eval.add_argument("folder", nargs="?", help="language-id data (default ../shared/data/langid)")
     lang_eval.set_defaults(func=cmd_lang_eval)
     faq = sub.add_parser("faq", help="FAQ tools")
-    faq.add_argument("action", choices=["generate", "check"])
+    faq.add_argument("action", choices=["validate", "generate", "check"])
     faq.set_defaults(func=cmd_faq)
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])

@@ -1,0 +1,199 @@
+"""FAQ validation: every problem an admin can make, with where it is and how to fix it.
+
+Works on `Topic` objects whatever they were read from: each topic carries a `Locator` that turns
+a field (e.g. ("answer", "ar")) into a place a person can find — `faq/work.yml, answer › ar`
+for YAML files, `faq.xlsx, sheet FAQ, row 12, column "answer"` for a spreadsheet. Errors block
+import and publish; warnings are shown but do not block.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+import yaml
+
+from bot.content import ANSWER_LANGS, MAX_PAGE_CHARS, QUESTION_LANGS, Contact, Topic, split_pages
+
+Level = Literal["error", "warning"]
+Locator = Callable[[tuple[str, ...]], str]
+
+MIN_QUESTIONS = {"fr": 25, "ar": 25, "ary_arab": 10, "ary_latn": 10, "en": 10}
+STALE_AFTER_DAYS = 180
+MAX_TITLE_CHARS = 30
+FAMILIES = ("asylum", "papers", "work_school", "health", "return", "support")
+_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F]")
+_LATIN = re.compile(r"[A-Za-z]")
+_TOPIC_ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    level: Level
+    where: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.level.upper()}: {self.where}: {self.message}. {self.fix}"
+
+
+def yaml_locator(path: Path, root: Path | None = None) -> Locator:
+    shown = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+    return lambda field: f"{shown}, {' › '.join(field)}" if field else shown
+
+
+def normalise_question(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+def contract_topics(root: Path) -> set[str] | None:
+    """FAQ topic ids that ../shared/spec/topics.yml requires, when that file is present."""
+    for candidate in (root.parent / "shared" / "spec" / "topics.yml", root / "spec" / "topics.yml"):
+        if candidate.is_file():
+            data = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
+            return set((data.get("faq_topics") or {}).keys())
+    return None
+
+
+def validate(
+    topics: Mapping[str, Topic],
+    contacts: Mapping[str, Contact],
+    locate: Callable[[Topic], Locator],
+    *,
+    today: dt.date | None = None,
+    required_topics: Iterable[str] | None = None,
+    menu_topics: Iterable[str] = (),
+) -> list[Problem]:
+    """All problems in a set of topics (errors first)."""
+    today = today or dt.date.today()
+    problems: list[Problem] = []
+    seen_questions: dict[str, tuple[str, str]] = {}
+
+    for topic_id in sorted(topics):
+        topic = topics[topic_id]
+        at = locate(topic)
+
+        def add(level: Level, field: tuple[str, ...], message: str, fix: str, _at: Locator = at) -> None:
+            problems.append(Problem(level, _at(field), message, fix))
+
+        if not _TOPIC_ID.match(topic.id):
+            add("error", ("id",), f"the topic id {topic.id!r} is not valid",
+                "Use lowercase letters, digits and _ only, e.g. health_access.")
+        if topic.path is not None and topic.path.suffix == ".yml" and topic.path.stem != topic.id:
+            add("error", ("id",), f"the id {topic.id!r} differs from the file name {topic.path.stem!r}",
+                "Rename the file or change the id so they match.")
+        if topic.family not in FAMILIES:
+            add("error", ("family",), f"unknown family {topic.family!r}", f"Use one of: {', '.join(FAMILIES)}.")
+        for lang in ANSWER_LANGS:
+            title = topic.title.get(lang, "")
+            if not title:
+                add("error", ("title", lang), f"the {lang} title is missing", "Write a short menu label (≤ 30 characters).")
+            elif len(title) > MAX_TITLE_CHARS:
+                add("warning", ("title", lang), f"the title has {len(title)} characters",
+                    f"Shorten it to {MAX_TITLE_CHARS} or fewer so it fits on a button.")
+        for lang in ("fr", "ar", "en"):
+            answer = topic.answer.get(lang, "")
+            if not answer.strip():
+                level: Level = "warning" if lang == "en" else "error"
+                add(level, ("answer", lang), f"the {lang} answer is missing (missing translation)",
+                    "Write the answer in this language" + (" (users then see the French one)." if lang == "en" else "."))
+                continue
+            for number, page in enumerate(split_pages(answer), 1):
+                if len(page) > MAX_PAGE_CHARS:
+                    add("error", ("answer", lang),
+                        f"page {number} has {len(page)} characters, too long for one phone screen",
+                        f"Shorten it or start a new page with a line containing only --- (max {MAX_PAGE_CHARS} per page).")
+        for lang in ("ar", "ary"):
+            text = topic.answer.get(lang, "")
+            if text and not _ARABIC.search(text):
+                add("error", ("answer", lang), "this Arabic answer contains no Arabic letters",
+                    "Write it in Arabic script, not in Latin letters.")
+        if topic.title.get("ar") and not _ARABIC.search(topic.title["ar"]):
+            add("error", ("title", "ar"), "the Arabic title contains no Arabic letters", "Write it in Arabic script.")
+        if topic.answer.get("fr") and _ARABIC.search(topic.answer["fr"]) and not _LATIN.search(topic.answer["fr"]):
+            add("error", ("answer", "fr"), "the French answer is written in Arabic letters", "Put it in the Arabic column.")
+        if not topic.sources:
+            add("error", ("sources",), "no source URL", "Add the web page the facts come from, so others can check them.")
+        for number, url in enumerate(topic.sources, 1):
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url:
+                add("error", ("sources", str(number)), f"{url!r} is not a web address",
+                    "Use a full address starting with https:// (one per line).")
+        if topic.last_checked is None:
+            add("error", ("last_checked",), "the date it was last checked is missing",
+                "Write the date you compared the answer with its sources, as YYYY-MM-DD.")
+        elif topic.last_checked > today:
+            add("error", ("last_checked",), f"the date {topic.last_checked} is in the future",
+                "Write the date the answer was actually checked (today or earlier).")
+        elif (today - topic.last_checked).days > STALE_AFTER_DAYS:
+            add("warning", ("last_checked",), f"last checked {(today - topic.last_checked).days} days ago",
+                "Compare the answer with its sources again and update the date.")
+        for number, contact_id in enumerate(topic.contacts, 1):
+            if contact_id not in contacts:
+                add("error", ("contacts", str(number)), f"unknown contact {contact_id!r}",
+                    "Use an id from content/contacts.yml or add the contact there first.")
+        for lang in QUESTION_LANGS:
+            questions = topic.questions.get(lang, ())
+            if len(questions) < MIN_QUESTIONS[lang]:
+                add("warning", ("questions", lang), f"only {len(questions)} example questions",
+                    f"Add more ways people ask this (at least {MIN_QUESTIONS[lang]}) so the assistant understands them.")
+            if lang in ("ar", "ary_arab"):
+                latin_only = [q for q in questions if not _ARABIC.search(q)]
+                if latin_only:
+                    add("error", ("questions", lang), f"{len(latin_only)} question(s) without Arabic letters, e.g. {latin_only[0]!r}",
+                        "Move Latin-script Darija to ary_latn; write Arabic in Arabic script.")
+            for question in questions:
+                key = normalise_question(question)
+                if not key:
+                    continue
+                other = seen_questions.get(key)
+                if other and other[0] != topic.id:
+                    add("error", ("questions", lang), f"the question {question!r} is also under {other[0]}",
+                        "Keep each question under one topic only, or the assistant cannot tell them apart.")
+                else:
+                    seen_questions[key] = (topic.id, lang)
+        for field_name, mapping in (("title", topic.title), ("answer", topic.answer), ("caution", topic.caution)):
+            for lang, text in mapping.items():
+                if text.lstrip().startswith(("=", "+", "@")) and field_name != "answer":
+                    add("error", (field_name, lang), "the text starts like a spreadsheet formula", "Remove the leading = + or @.")
+
+    if required_topics is not None:
+        for missing in sorted(set(required_topics) - set(topics)):
+            problems.append(Problem("error", f"faq/{missing}.yml", f"the topic {missing!r} required by topics.yml is missing",
+                                    "Restore the topic file (topic ids are a contract)."))
+    for topic_id in sorted(set(menu_topics) - set(topics)):
+        problems.append(Problem("error", "content/menu.yml", f"the menu lists an unknown topic {topic_id!r}",
+                                "Remove it from the menu or add faq/<id>.yml."))
+    return sorted(problems, key=lambda p: (p.level != "error", p.where))
+
+
+def validate_library(root: Path, *, today: dt.date | None = None) -> list[Problem]:
+    """Validate the project's faq/ folder, contacts and menu."""
+    from bot.content import ContentError, Library
+
+    lib = Library(root)
+    try:
+        topics = lib.topics()
+        contacts = lib.contacts()
+        menu = lib.menu()
+    except ContentError as exc:
+        return [Problem("error", str(exc).split(":", 1)[0], "the file cannot be read: " + str(exc).split(":", 1)[-1].strip(),
+                        "Fix the YAML syntax (indentation, quotes) at the place shown.")]
+    menu_topics = [t for family in (menu.get("families") or {}).values() for t in family.get("topics") or []]
+    return validate(
+        topics,
+        contacts,
+        lambda topic: yaml_locator(topic.path or root / "faq" / f"{topic.id}.yml", root),
+        today=today,
+        required_topics=contract_topics(root),
+        menu_topics=menu_topics,
+    )
