@@ -184,8 +184,9 @@ def ensure_model(root: Path, *, force: bool = False, log_path: Path | None = Non
         "--domain", "domain.yml",
         "--out", "models",
         "--fixed-model-name", name,
-        "--force",
     ]
+    if force:
+        cmd.append("--force")  # also bypasses Rasa's training cache (.rasa/cache)
     started = time.monotonic()
     log_path = log_path or root / "var" / "log" / "train.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
