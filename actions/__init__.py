@@ -13,11 +13,13 @@ from actions.dialogue import (
     ActionShowMenu,
     ActionUrgent,
 )
+from actions.events_action import ActionEvents
 
 __all__ = [
     "ActionAnswerFaq",
     "ActionChangeLanguage",
     "ActionDeleteData",
+    "ActionEvents",
     "ActionFallback",
     "ActionRequestHuman",
     "ActionShowMenu",
