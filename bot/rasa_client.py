@@ -1,6 +1,6 @@
 """Rasa client: the gateway's only way to talk to Rasa, over HTTP like any other client.
 
-Owns the REST channel call (`POST /webhooks/rest/webhook` with metadata), the HTTP API calls the
+Owns the REST channel call (`POST /webhooks/dalil/webhook`, see nlu/channel.py, with metadata), the HTTP API calls the
 gateway needs (status, parse, tracker, events) and the translation of transport failures into
 `RasaUnavailable`. The HTTP client is injected so tests can use `httpx.MockTransport`.
 """
@@ -62,9 +62,10 @@ class RasaClient:
     async def send(
         self, sender: str, text: str, metadata: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """Send one user message through the REST channel; return the bot's messages."""
+        """Send one user message through Dalil's REST channel; return the bot's messages."""
         body = {"sender": sender, "message": text, "metadata": dict(metadata or {})}
-        response = await self._request("POST", "/webhooks/rest/webhook", json=body)
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
+        response = await self._request("POST", "/webhooks/dalil/webhook", json=body, headers=headers)
         try:
             messages = response.json()
         except json.JSONDecodeError as exc:

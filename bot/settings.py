@@ -85,10 +85,12 @@ class Settings:
     admin_user_ids: frozenset[int] = frozenset()
     events_url: str | None = None
     database_url: str = ""
+    tracker_url: str = ""
     redis_url: str | None = None
     rasa_host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055
+    action_endpoint: str = ""
     rasa_token: str = ""
     action_token: str = ""
     secret_key: str = ""
@@ -105,7 +107,7 @@ class Settings:
 
     @property
     def action_url(self) -> str:
-        return f"http://127.0.0.1:{self.action_port}/webhook"
+        return self.action_endpoint or f"http://127.0.0.1:{self.action_port}/webhook"
 
     @property
     def terminal_mode(self) -> bool:
@@ -136,10 +138,12 @@ class Settings:
             admin_user_ids=_ids("ADMIN_USER_IDS", get("ADMIN_USER_IDS", "")),
             events_url=get("EVENTS_URL") or None,
             database_url=database_url,
+            tracker_url=get("TRACKER_DATABASE_URL") or "",
             redis_url=get("REDIS_URL") or None,
             rasa_host=get("RASA_HOST") or "127.0.0.1",
             rasa_port=_int("RASA_PORT", get("RASA_PORT"), 5005),
             action_port=_int("ACTION_PORT", get("ACTION_PORT"), 5055),
+            action_endpoint=get("ACTION_URL") or "",
             rasa_token=get("RASA_TOKEN") or "",
             action_token=get("ACTION_TOKEN") or "",
             secret_key=get("DALIL_SECRET_KEY") or "",

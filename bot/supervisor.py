@@ -30,6 +30,7 @@ from bot.training import rasa_env, rasa_executable
 log = logging.getLogger(__name__)
 
 ReadyCheck = Callable[[], Awaitable[bool]]
+CHANNEL = "nlu.channel.DalilRestInput"
 
 
 @dataclass
@@ -53,7 +54,7 @@ def write_endpoints(settings: Settings) -> Path:
     if settings.action_token:
         action["token"] = settings.action_token
     base["action_endpoint"] = action
-    base["tracker_store"] = rasa_tracker_store(settings.database_url)
+    base["tracker_store"] = rasa_tracker_store(settings.tracker_url or settings.database_url)
     if settings.redis_url:
         from urllib.parse import urlparse
 
@@ -65,6 +66,19 @@ def write_endpoints(settings: Settings) -> Path:
     path = settings.var_dir / "endpoints.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(base, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def write_credentials(settings: Settings) -> Path:
+    """var/credentials.yml: credentials.yml with the REST channel's token (RASA_TOKEN)."""
+    base = yaml.safe_load((settings.root / "credentials.yml").read_text(encoding="utf-8")) or {}
+    channel = base.get(CHANNEL) or {}
+    channel["token"] = settings.rasa_token
+    base[CHANNEL] = channel
+    path = settings.var_dir / "credentials.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(base, sort_keys=False), encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -91,7 +105,7 @@ def rasa_part(settings: Settings, model: Path) -> Part:
         "--enable-api",
         "--model", str(model),
         "--endpoints", str(endpoints),
-        "--credentials", str(settings.root / "credentials.yml"),
+        "--credentials", str(write_credentials(settings)),
         "--port", str(settings.rasa_port),
         "--interface", settings.rasa_host,
     ]

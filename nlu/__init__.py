@@ -1,1 +1,2 @@
-"""Custom Rasa NLU components for Dalil (loaded by Rasa from config.yml; imports rasa)."""
+"""Dalil's extensions loaded by Rasa: NLU components (config.yml) and the input channel
+(credentials.yml). This package imports rasa; the gateway (bot/) never imports it."""
