@@ -117,7 +117,7 @@ def faq_topic(tracker: Tracker) -> str | None:
 
 
 class ActionUrgent(Action):
-    """Emergency numbers first, the nearest help, then the offer of a person."""
+    """Emergency numbers first, the nearest help, then a person (an urgent handoff)."""
 
     def name(self) -> str:
         return "action_urgent"
@@ -128,13 +128,8 @@ class ActionUrgent(Action):
         hotline = load_yaml(lib.content_dir / "hotline.yml") or {}
         numbers = lib.contact_block(hotline.get("emergency_contacts") or [], lang)
         dispatcher.utter_message(text=f"{lib.text('urgent_intro', lang)}\n\n{numbers}\n\n{lib.text('urgent_nearest', lang)}")
-        dispatcher.utter_message(
-            text=lib.text("urgent_offer_person", lang),
-            buttons=[
-                {"title": lib.text("button_yes_person", lang), "payload": payload("request_human", urgent=True)},
-                {"title": lib.text("button_menu", lang), "payload": payload("help")},
-            ],
-        )
+        # Then a person: the gateway alerts the hotline at once (flagged urgent), or gives its phone.
+        dispatcher.utter_message(json_message={"dalil": {"op": "handoff", "reason": "urgent", "urgent": True}})
         # The message may also ask a question ("que faire si la police m'arrête ?"): answer it
         # after the emergency numbers instead of dropping it.
         topic = underlying_faq_topic(tracker)
@@ -171,7 +166,7 @@ class ActionFallback(Action):
             dispatcher.utter_message(
                 text=lib.text("fallback_offer_person", lang),
                 buttons=[
-                    {"title": lib.text("button_yes_person", lang), "payload": payload("request_human")},
+                    {"title": lib.text("button_yes_person", lang), "payload": payload("request_human", reason="fallback")},
                     {"title": lib.text("button_menu", lang), "payload": payload("help")},
                 ],
             )
@@ -215,31 +210,27 @@ class ActionChangeLanguage(Action):
 
 
 class ActionRequestHuman(Action):
-    """Hands the conversation to the hotline, or gives its phone and hours when there is none."""
+    """Asks the gateway to hand the conversation to the hotline.
+
+    The gateway opens the handoff in the staff group, or, when no hotline group is configured,
+    gives the hotline's phone and hours; either way it words the reply (office hours, wait).
+    """
 
     def name(self) -> str:
         return "action_request_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        lib = library()
-        lang, _ = user_language(tracker)
-        hotline = load_yaml(lib.content_dir / "hotline.yml") or {}
-        contacts = lib.contact_block(hotline.get("hotline_contacts") or [], lang)
-        dispatcher.utter_message(
-            text=f"{lib.text('hotline_by_phone', lang)}\n\n{contacts}",
-            buttons=[{"title": lib.text("button_menu", lang), "payload": payload("help")}],
-        )
+        reason = next(tracker.get_latest_entity_values("reason"), None) or "request"
+        dispatcher.utter_message(json_message={"dalil": {"op": "handoff", "reason": str(reason), "urgent": False}})
         return []
 
 
 class ActionDeleteData(Action):
-    """Explains how to delete everything (/forget asks for confirmation in the gateway)."""
+    """Asks the gateway to delete the user's data; it asks for confirmation first (as /forget)."""
 
     def name(self) -> str:
         return "action_delete_data"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        lib = library()
-        lang, _ = user_language(tracker)
-        dispatcher.utter_message(text=lib.text("delete_data_how", lang))
+        dispatcher.utter_message(json_message={"dalil": {"op": "forget"}})
         return []

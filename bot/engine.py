@@ -19,9 +19,12 @@ from dataclasses import replace
 from typing import Any
 
 from bot import danger
+from bot.admin import ADMIN_COMMANDS, Admin
 from bot.content import PAGE_BREAK, Library
+from bot.handoff import STAFF_ACTIONS, HandoffService
 from bot.language import detect
 from bot.language_policy import Decision, UserLanguage, decide
+from bot.privacy import Privacy
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from bot.store import InboxItem, Store, User
@@ -40,19 +43,41 @@ Body = dict[str, Any]
 class Engine:
     """Processes inbox items; stateless apart from the store it writes to."""
 
-    def __init__(self, settings: Settings, store: Store, rasa: RasaClient, library: Library) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        rasa: RasaClient,
+        library: Library,
+        handoff: HandoffService | None = None,
+        privacy: Privacy | None = None,
+        admin: Admin | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.rasa = rasa
         self.library = library
+        self.handoff = handoff or HandoffService(settings, store, rasa, library)
+        self.privacy = privacy
+        self.admin = admin
 
     # -- entry point ----------------------------------------------------------------------
     async def process(self, item: InboxItem, user: User) -> list[Body]:
         """The replies for one input. Raises RasaUnavailable when Rasa must be retried later."""
+        if item.kind in ("staff_message", "staff_action", "system"):
+            return await self._hotline_side(item, user)
+        handoff = await self.handoff.active(user)
+        if handoff is not None:
+            relayed = await self._during_handoff(item, user, handoff)
+            if relayed is not None:
+                return relayed
         if item.kind == "text":
             return await self._text(user, item.text or "")
         if item.kind == "command":
-            return await self._command(user, str(item.data.get("name", "")))
+            name = str(item.data.get("name", ""))
+            if name in ADMIN_COMMANDS and item.data.get("admin") is True and self.admin is not None:
+                return await self.admin.handle(user, name, self.reply_language(user))
+            return await self._command(user, name)
         if item.kind == "callback":
             return await self._callback(user, str(item.data.get("token", "")))
         if item.kind == "media":
@@ -156,9 +181,11 @@ class Engine:
         if name == "privacy":
             return [self._say(user, "privacy_notice", days=self.settings.retention_days)]
         if name == "human":
-            return await self.send_payload(user, "/request_human")
+            return await self.send_payload(user, '/request_human{"reason":"command"}')
         if name == "group":
             return [self._say(user, "group_not_supported")]
+        if name == "forget":
+            return [await self._forget_question(user)]
         return [self._say(user, "unknown_command")]
 
     async def _callback(self, user: User, token: str) -> list[Body]:
@@ -178,11 +205,57 @@ class Engine:
             return bodies
         if kind == "payload":
             return await self.send_payload(user, str(data.get("payload", "")))
+        if kind == "forget":
+            return await self._forget(user, confirmed=bool(data.get("yes")))
         if kind == "more":
             pages = [str(p) for p in data.get("pages") or []]
             buttons = data.get("buttons") or []
             return await self._paged(user, pages, buttons, str(data.get("lang") or self.reply_language(user)))
         return [self._say(user, "button_expired"), *await self.send_payload(user, "/help")]
+
+    # -- hotline handoff ------------------------------------------------------------------
+    async def _during_handoff(self, item: InboxItem, user: User, handoff) -> list[Body] | None:  # noqa: ANN001
+        """What a user's input does while a person has the conversation; None: the usual."""
+        if item.kind in ("text", "media"):
+            return await self.handoff.from_user(user, handoff, item.data.get("message_id"))
+        if item.kind == "command" and item.data.get("name") in ("language", "privacy", "forget"):
+            return None
+        if item.kind == "callback":
+            data = await self.store.callback_get(user.id, str(item.data.get("token", "")))
+            if data is not None and data.get("t") in ("lang", "more"):
+                return None
+        return [self._say(user, "handoff_already_open")]
+
+    async def _hotline_side(self, item: InboxItem, user: User) -> list[Body]:
+        lang = self.reply_language(user)
+        data = item.data
+        if item.kind == "staff_message":
+            return await self.handoff.from_staff(user, int(data["message_id"]), int(data["staff_id"]), str(data.get("staff_name", "")))
+        if item.kind == "staff_action" and data.get("action") in STAFF_ACTIONS:
+            return await self.handoff.staff_action(user, str(data["action"]), int(data["staff_id"]), str(data.get("staff_name", "")), lang)
+        if item.kind == "system" and data.get("event") == "handoff_idle":
+            return await self.handoff.close_if_idle(user, int(data["handoff_id"]), lang)
+        return []
+
+    # -- forget me ------------------------------------------------------------------------
+    async def _forget_question(self, user: User) -> Body:
+        lang = self.reply_language(user)
+        yes = await self.store.callback_add(user.id, {"t": "forget", "yes": True})
+        no = await self.store.callback_add(user.id, {"t": "forget", "yes": False})
+        return {
+            "text": self.library.text("forget_question", lang),
+            "buttons": [[{"text": self.library.text("forget_yes", lang), "token": yes}],
+                        [{"text": self.library.text("forget_no", lang), "token": no}]],
+            "lang": lang,
+        }
+
+    async def _forget(self, user: User, *, confirmed: bool) -> list[Body]:
+        lang = self.reply_language(user)
+        if not confirmed or self.privacy is None:
+            return [self._say(user, "forget_cancelled", lang=lang)]
+        await self.privacy.forget(user.id)
+        # Sent last; once delivered, the runner forgets again, its own outbox row included.
+        return [{"text": self.library.text("forget_done", lang), "lang": lang, "purge_user": True}]
 
     def _media(self, user: User, media_type: str) -> list[Body]:
         if media_type == "location":
@@ -209,7 +282,7 @@ class Engine:
         for message in messages:
             custom = message.get("custom")
             if isinstance(custom, dict) and isinstance(custom.get("dalil"), dict):
-                bodies += await self._directive(user, custom["dalil"])
+                bodies += await self._directive(user, custom["dalil"], lang)
                 continue
             text = str(message.get("text") or "").strip()
             buttons = [
@@ -242,13 +315,19 @@ class Engine:
             body["buttons"] = rows
         return [body]
 
-    async def _directive(self, user: User, directive: dict[str, Any]) -> list[Body]:
+    async def _directive(self, user: User, directive: dict[str, Any], lang: str) -> list[Body]:
         op = directive.get("op")
+        if op == "handoff":
+            return await self.handoff.open(
+                user, lang, reason=str(directive.get("reason") or "request"), urgent=bool(directive.get("urgent"))
+            )
         if op == "set_language" and directive.get("lang") in ANSWER_LANGS:
             await self.choose_language(user, directive["lang"], darija=bool(directive.get("darija")))
             return []
         if op == "choose_language":
             return [await self._language_keyboard(user, "choose_language", then=None)]
+        if op == "forget":
+            return [await self._forget_question(user)]
         log.warning("unknown directive %s", op)
         return []
 

@@ -15,13 +15,17 @@ from typing import TextIO
 
 import httpx
 
+from bot.admin import Admin
 from bot.content import library
 from bot.db import create_engine, migrate
 from bot.engine import Engine
+from bot.handoff import HandoffService, HotlineOps
+from bot.privacy import Privacy
 from bot.rasa_client import RasaClient
 from bot.runner import Runner, Transport
 from bot.settings import Settings, ensure_secret
-from bot.store import Store
+from bot.store import Store, User
+from bot.tracker_db import TrackerDB
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +39,13 @@ class Core:
     rasa: RasaClient
     engine: Engine
     runner: Runner
+    tracker: TrackerDB
 
     async def close(self) -> None:
         await self.runner.stop()
         await self.http.aclose()
         await self.store.close()
+        await self.tracker.close()
 
 
 def http_client() -> httpx.AsyncClient:
@@ -50,13 +56,38 @@ def http_client() -> httpx.AsyncClient:
     )
 
 
-async def build_core(settings: Settings, transport: Transport, *, sweep: bool = True) -> Core:
+async def build_core(
+    settings: Settings, transport: Transport, *, sweep: bool = True, hotline: HotlineOps | None = None
+) -> Core:
     http = http_client()
     store = Store(create_engine(settings.database_url))
     rasa = RasaClient(http, settings.rasa_url, token=settings.rasa_token, timeout=settings.rasa_timeout)
-    engine = Engine(settings, store, rasa, library())
-    runner = Runner(store, engine, transport, ack_after=settings.ack_after, sweep=sweep)
-    return Core(http=http, store=store, rasa=rasa, engine=engine, runner=runner)
+    handoff = HandoffService(settings, store, rasa, library(), hotline)
+    tracker = TrackerDB(settings.database_url, settings.tracker_url)
+    privacy = Privacy(store, tracker, retention_days=settings.retention_days, hotline=hotline)
+    admin = Admin(store, tracker, library())
+    engine = Engine(settings, store, rasa, library(), handoff, privacy, admin)
+
+    async def purge(user_id: str) -> None:
+        await privacy.forget(user_id)
+
+    runner = Runner(store, engine, transport, ack_after=settings.ack_after, sweep=sweep, on_purge=purge)
+    runner.every(3600.0, privacy.apply_retention)
+
+    async def notify(user: User, bodies: list[dict]) -> None:
+        if user.chat_id is not None:
+            await store.outbox_add(user.id, user.chat_id, bodies)
+            runner.kick_outbox(user.id)
+
+    admin.notify = notify
+    if handoff.enabled:
+
+        async def close_idle_handoffs() -> None:
+            for idle in await handoff.idle_handoffs():
+                await runner.submit(idle.user_id, None, None, "system", data={"event": "handoff_idle", "handoff_id": idle.id})
+
+        runner.every(30.0, close_idle_handoffs)
+    return Core(http=http, store=store, rasa=rasa, engine=engine, runner=runner, tracker=tracker)
 
 
 async def run_terminal(settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
@@ -79,7 +110,7 @@ def run_telegram(settings: Settings) -> None:
     from telegram import Update
     from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-    from bot.telegram_app import Handlers, TelegramTransport, add_handlers
+    from bot.telegram_app import Handlers, TelegramHotline, TelegramTransport, add_handlers
 
     settings.validate()
     migrate(settings.database_url)
@@ -87,9 +118,14 @@ def run_telegram(settings: Settings) -> None:
     state: dict[str, Core] = {}
 
     async def post_init(application: Application) -> None:
-        core = await build_core(settings, TelegramTransport(application.bot))
+        hotline = TelegramHotline(application.bot, settings.hotline_chat_id) if settings.hotline_chat_id else None
+        core = await build_core(settings, TelegramTransport(application.bot), hotline=hotline)
         state["core"] = core
-        add_handlers(application, Handlers(core.runner, secret))
+        add_handlers(
+            application,
+            Handlers(core.runner, secret, hotline_chat_id=settings.hotline_chat_id, handoff=core.engine.handoff,
+                     admin_ids=settings.admin_user_ids),
+        )
         await core.runner.start()
         log.info("gateway ready (%s)", "webhook" if settings.webhook_url else "polling")
 

@@ -103,7 +103,9 @@ class Runner:
         ack_after: float = 4.0,
         sweep_every: float = 2.0,
         sweep: bool = True,
+        on_purge: Any = None,
     ) -> None:
+        self.on_purge = on_purge  # async (user_id) -> None, after a "purge_user" body is sent
         self.store = store
         self.engine = engine
         self.transport = transport
@@ -113,6 +115,11 @@ class Runner:
         self._inbox = _Lanes(self._process_inbox, "inbox")
         self._outbox = _Lanes(self._send_outbox, "outbox")
         self._sweeper: asyncio.Task[None] | None = None
+        self._periodic: list[list[Any]] = []  # [every_seconds, next_due, coroutine function]
+
+    def every(self, seconds: float, job: Any) -> None:
+        """Run `await job()` about every `seconds` from the sweep loop (no APScheduler needed)."""
+        self._periodic.append([seconds, 0.0, job])
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -135,12 +142,21 @@ class Runner:
             self._outbox.kick(user_id)
 
     async def _sweep_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.sweep_every)
             try:
                 await self.sweep()
             except Exception:
                 log.exception("sweep failed")
+            for entry in self._periodic:
+                every, due, job = entry
+                if loop.time() >= due:
+                    entry[1] = loop.time() + every
+                    try:
+                        await job()
+                    except Exception:
+                        log.exception("periodic job failed")
 
     # -- input ----------------------------------------------------------------------------
     async def submit(
@@ -248,3 +264,6 @@ class Runner:
                 await self.store.outbox_failed(item.id)
                 continue
             await self.store.outbox_sent(item.id, message_id)
+            if item.body.get("purge_user") and self.on_purge is not None:
+                await self.on_purge(user_id)
+                return

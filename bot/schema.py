@@ -69,3 +69,33 @@ callbacks = sa.Table(
     sa.Column("data", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+# Conversations handed to the hotline. One row per handoff; at most one open per user.
+handoffs = sa.Table(
+    "dalil_handoffs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(40), nullable=False, index=True),
+    sa.Column("status", sa.String(10), nullable=False, default="open", index=True),
+    sa.Column("reason", sa.String(16), nullable=False),
+    sa.Column("urgent", sa.Boolean, nullable=False, default=False),
+    sa.Column("language", sa.String(8)),
+    sa.Column("context_topic", sa.String(48)),
+    sa.Column("thread_id", sa.BigInteger),
+    sa.Column("staff_id", sa.BigInteger),
+    sa.Column("staff_name", sa.String(64)),
+    sa.Column("opened_at", sa.DateTime, nullable=False),
+    sa.Column("first_staff_reply_at", sa.DateTime),
+    sa.Column("last_activity_at", sa.DateTime, nullable=False),
+    sa.Column("closed_at", sa.DateTime),
+    sa.Column("closed_by", sa.String(16)),
+)
+
+# One forum topic per user in the hotline group, reused by later handoffs.
+hotline_topics = sa.Table(
+    "dalil_hotline_topics",
+    metadata,
+    sa.Column("user_id", sa.String(40), primary_key=True),
+    sa.Column("thread_id", sa.BigInteger, nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.schema import callbacks, inbox, outbox, users
+from bot.schema import callbacks, handoffs, hotline_topics, inbox, outbox, users
 
 
 def utcnow() -> dt.datetime:
@@ -46,6 +46,41 @@ class InboxItem:
     acked: bool
     next_attempt_at: dt.datetime
     received_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Handoff:
+    id: int
+    user_id: str
+    status: str
+    reason: str
+    urgent: bool
+    language: str | None
+    context_topic: str | None
+    thread_id: int | None
+    staff_id: int | None
+    staff_name: str | None
+    opened_at: dt.datetime
+    first_staff_reply_at: dt.datetime | None
+    last_activity_at: dt.datetime
+
+
+def _handoff(row: Any) -> Handoff:
+    return Handoff(
+        id=row.id,
+        user_id=row.user_id,
+        status=row.status,
+        reason=row.reason,
+        urgent=bool(row.urgent),
+        language=row.language,
+        context_topic=row.context_topic,
+        thread_id=row.thread_id,
+        staff_id=row.staff_id,
+        staff_name=row.staff_name,
+        opened_at=row.opened_at,
+        first_staff_reply_at=row.first_staff_reply_at,
+        last_activity_at=row.last_activity_at,
+    )
 
 
 @dataclass(frozen=True)
@@ -224,21 +259,24 @@ class Store:
             await conn.execute(
                 inbox.update().where(inbox.c.id == item.id).values(status="done", done_at=now)
             )
-            if chat_id is not None:
-                for body in messages:
-                    result = await conn.execute(
-                        outbox.insert().values(
-                            user_id=item.user_id,
-                            chat_id=chat_id,
-                            inbox_id=item.id,
-                            body=json.dumps(body, ensure_ascii=False),
-                            status="pending",
-                            attempts=0,
-                            created_at=now,
-                            next_attempt_at=now,
-                        )
+            for body in messages:
+                body = dict(body)
+                target = body.pop("chat_id", chat_id)  # hotline messages go to the staff group
+                if target is None:
+                    continue
+                result = await conn.execute(
+                    outbox.insert().values(
+                        user_id=item.user_id,
+                        chat_id=target,
+                        inbox_id=item.id,
+                        body=json.dumps(body, ensure_ascii=False),
+                        status="pending",
+                        attempts=0,
+                        created_at=now,
+                        next_attempt_at=now,
                     )
-                    ids.append(int(result.inserted_primary_key[0]))
+                )
+                ids.append(int(result.inserted_primary_key[0]))
         return ids
 
     async def users_with_pending_inbox(self) -> list[str]:
@@ -342,3 +380,152 @@ class Store:
                 )
             ).first()
         return json.loads(row[0]) if row else None
+
+    # -- handoffs -------------------------------------------------------------------------
+    async def handoff_open_for(self, user_id: str) -> Handoff | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(handoffs)
+                    .where(handoffs.c.user_id == user_id, handoffs.c.status == "open")
+                    .order_by(handoffs.c.id.desc())
+                    .limit(1)
+                )
+            ).first()
+        return _handoff(row) if row else None
+
+    async def handoff_get(self, handoff_id: int) -> Handoff | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(sa.select(handoffs).where(handoffs.c.id == handoff_id))).first()
+        return _handoff(row) if row else None
+
+    async def handoff_create(
+        self,
+        user_id: str,
+        *,
+        reason: str,
+        urgent: bool,
+        language: str | None,
+        context_topic: str | None,
+        thread_id: int | None,
+    ) -> Handoff:
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                handoffs.insert().values(
+                    user_id=user_id,
+                    status="open",
+                    reason=reason,
+                    urgent=urgent,
+                    language=language,
+                    context_topic=context_topic,
+                    thread_id=thread_id,
+                    opened_at=now,
+                    last_activity_at=now,
+                )
+            )
+            handoff_id = int(result.inserted_primary_key[0])
+        handoff = await self.handoff_get(handoff_id)
+        assert handoff is not None
+        return handoff
+
+    async def handoff_update(self, handoff_id: int, **values: Any) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(handoffs.update().where(handoffs.c.id == handoff_id).values(**values))
+
+    async def handoff_touch(self, handoff_id: int, *, staff_reply: bool = False) -> None:
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            await conn.execute(handoffs.update().where(handoffs.c.id == handoff_id).values(last_activity_at=now))
+            if staff_reply:
+                await conn.execute(
+                    handoffs.update()
+                    .where(handoffs.c.id == handoff_id, handoffs.c.first_staff_reply_at.is_(None))
+                    .values(first_staff_reply_at=now)
+                )
+
+    async def handoff_close(self, handoff_id: int, closed_by: str) -> bool:
+        """Close an open handoff; False if it was already closed (two staff pressing at once)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                handoffs.update()
+                .where(handoffs.c.id == handoff_id, handoffs.c.status == "open")
+                .values(status="closed", closed_at=utcnow(), closed_by=closed_by)
+            )
+            return bool(result.rowcount)
+
+    async def handoffs_idle(self, before: dt.datetime) -> list[Handoff]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(handoffs).where(handoffs.c.status == "open", handoffs.c.last_activity_at < before)
+            )
+            return [_handoff(r) for r in rows]
+
+    async def topic_for(self, user_id: str) -> int | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(hotline_topics.c.thread_id).where(hotline_topics.c.user_id == user_id))
+            ).first()
+        return int(row[0]) if row else None
+
+    async def topic_set(self, user_id: str, thread_id: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(hotline_topics.delete().where(hotline_topics.c.user_id == user_id))
+            await conn.execute(
+                hotline_topics.insert().values(user_id=user_id, thread_id=thread_id, created_at=utcnow())
+            )
+
+    async def user_for_thread(self, thread_id: int) -> str | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(hotline_topics.c.user_id).where(hotline_topics.c.thread_id == thread_id))
+            ).first()
+        return str(row[0]) if row else None
+
+    # -- privacy --------------------------------------------------------------------------
+    async def forget_user(self, user_id: str) -> dict[str, int]:
+        """Delete every row about one person; returns the number of rows per table."""
+        deleted: dict[str, int] = {}
+        async with self.engine.begin() as conn:
+            for table in (inbox, outbox, callbacks, handoffs, hotline_topics):
+                result = await conn.execute(table.delete().where(table.c.user_id == user_id))
+                deleted[table.name] = int(result.rowcount or 0)
+            result = await conn.execute(users.delete().where(users.c.id == user_id))
+            deleted[users.name] = int(result.rowcount or 0)
+        return deleted
+
+    async def rows_about(self, user_id: str) -> int:
+        """How many rows still mention a person (0 after forget)."""
+        total = 0
+        async with self.engine.connect() as conn:
+            for table in (inbox, outbox, callbacks, handoffs, hotline_topics):
+                total += int((await conn.execute(
+                    sa.select(sa.func.count()).select_from(table).where(table.c.user_id == user_id)
+                )).scalar_one())
+            total += int((await conn.execute(
+                sa.select(sa.func.count()).select_from(users).where(users.c.id == user_id)
+            )).scalar_one())
+        return total
+
+    async def purge_before(self, moment: dt.datetime) -> dict[str, int]:
+        """Retention: delete what is older than `moment` (pending work is kept)."""
+        deleted: dict[str, int] = {}
+        async with self.engine.begin() as conn:
+            steps = [
+                (inbox, sa.and_(inbox.c.received_at < moment, inbox.c.status != "pending")),
+                (outbox, sa.and_(outbox.c.created_at < moment, outbox.c.status != "pending")),
+                (callbacks, callbacks.c.created_at < moment),
+                (handoffs, sa.and_(handoffs.c.status == "closed", handoffs.c.closed_at < moment)),
+            ]
+            for table, condition in steps:
+                result = await conn.execute(table.delete().where(condition))
+                deleted[table.name] = int(result.rowcount or 0)
+            stale_users = sa.select(users.c.id).where(users.c.last_seen_at < moment)
+            open_cases = sa.select(handoffs.c.user_id).where(handoffs.c.status == "open")
+            result = await conn.execute(
+                hotline_topics.delete().where(hotline_topics.c.user_id.in_(stale_users), hotline_topics.c.user_id.not_in(open_cases))
+            )
+            deleted[hotline_topics.name] = int(result.rowcount or 0)
+            result = await conn.execute(users.delete().where(users.c.last_seen_at < moment, users.c.id.not_in(open_cases)))
+            deleted[users.name] = int(result.rowcount or 0)
+        return deleted

@@ -18,10 +18,11 @@ from telegram import (
     LinkPreviewOptions,
     Update,
 )
-from telegram.constants import ChatType
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from bot.handoff import STAFF_ACTIONS, HandoffService
 from bot.identity import pseudonym
 from bot.runner import Runner, SendFailed, SendRetry
 
@@ -46,11 +47,19 @@ class TelegramTransport:
             markup = InlineKeyboardMarkup(
                 [[InlineKeyboardButton(b["text"][:64], callback_data=b["token"]) for b in row] for row in rows]
             )
-        text = str(body.get("text") or "…")
         try:
+            if "copy" in body:
+                copied = await self.bot.copy_message(
+                    chat_id=chat_id,
+                    from_chat_id=body["copy"]["from_chat_id"],
+                    message_id=body["copy"]["message_id"],
+                    message_thread_id=body.get("thread_id"),
+                )
+                return copied.message_id
             message = await self.bot.send_message(
                 chat_id=chat_id,
-                text=text,
+                text=str(body.get("text") or "…"),
+                parse_mode=ParseMode.HTML if body.get("html") else None,
                 reply_markup=markup,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 message_thread_id=body.get("thread_id"),
@@ -66,6 +75,34 @@ class TelegramTransport:
         return message.message_id
 
 
+class TelegramHotline:
+    """Forum-topic operations in the hotline supergroup."""
+
+    def __init__(self, bot: Any, chat_id: int) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+
+    async def create_topic(self, name: str) -> int:
+        topic = await self.bot.create_forum_topic(chat_id=self.chat_id, name=name[:128])
+        return int(topic.message_thread_id)
+
+    async def reopen_topic(self, thread_id: int) -> bool:
+        try:
+            await self.bot.reopen_forum_topic(chat_id=self.chat_id, message_thread_id=thread_id)
+        except BadRequest as exc:
+            if "not_modified" in exc.message.lower().replace(" ", "_"):
+                return True  # it was open
+            log.info("forum topic gone (%s); a new one is created", exc.message)
+            return False
+        return True
+
+    async def close_topic(self, thread_id: int) -> None:
+        await self.bot.close_forum_topic(chat_id=self.chat_id, message_thread_id=thread_id)
+
+    async def delete_topic(self, thread_id: int) -> None:
+        await self.bot.delete_forum_topic(chat_id=self.chat_id, message_thread_id=thread_id)
+
+
 def _seconds(value: Any) -> float:
     if isinstance(value, dt.timedelta):
         return value.total_seconds()
@@ -73,11 +110,15 @@ def _seconds(value: Any) -> float:
 
 
 class Handlers:
-    """The update handlers; all they need is the Runner and the pseudonym key."""
+    """The update handlers: identify, check powers, store in the inbox, return."""
 
-    def __init__(self, runner: Runner, secret: str) -> None:
+    def __init__(self, runner: Runner, secret: str, *, hotline_chat_id: int | None = None,
+                 handoff: HandoffService | None = None, admin_ids: frozenset[int] = frozenset()) -> None:
         self.runner = runner
         self.secret = secret
+        self.admin_ids = admin_ids
+        self.hotline_chat_id = hotline_chat_id
+        self.handoff = handoff
 
     def user_key(self, telegram_user_id: int) -> str:
         return pseudonym(self.secret, "tg", telegram_user_id)
@@ -87,6 +128,9 @@ class Handlers:
         user = update.effective_user
         chat = update.effective_chat
         if user is None or chat is None or user.is_bot:
+            return
+        if self.hotline_chat_id is not None and chat.id == self.hotline_chat_id:
+            await self._hotline(update)
             return
         if chat.type != ChatType.PRIVATE:
             await self._not_private(update)
@@ -104,21 +148,72 @@ class Handlers:
         if message is None:
             return
         text = message.text
+        base = {"message_id": message.message_id}
         if text is not None:
             command = _command(message)
             if command is not None:
-                await self.runner.submit(key, chat.id, code, "command", data={"name": command}, update_id=update.update_id)
+                data = {"name": command, **base}
+                if user.id in self.admin_ids:  # checked on every update, never stored as a role
+                    data["admin"] = True
+                await self.runner.submit(key, chat.id, code, "command", data=data, update_id=update.update_id)
             else:
-                data = {"edited": True} if update.edited_message is not None else None
+                data = {"edited": True, **base} if update.edited_message is not None else base
                 await self.runner.submit(key, chat.id, code, "text", text=text, data=data, update_id=update.update_id)
             return
         media = next((m for m in _MEDIA_TYPES if getattr(message, m, None)), "other")
         caption = message.caption
         if caption and media in ("photo", "document", "video"):
             # A photo of a document with a question underneath: answer the question.
-            await self.runner.submit(key, chat.id, code, "text", text=caption, data={"media": media}, update_id=update.update_id)
+            await self.runner.submit(key, chat.id, code, "text", text=caption, data={"media": media, **base}, update_id=update.update_id)
             return
-        await self.runner.submit(key, chat.id, code, "media", data={"type": media}, update_id=update.update_id)
+        await self.runner.submit(key, chat.id, code, "media", data={"type": media, **base}, update_id=update.update_id)
+
+    async def _hotline(self, update: Update) -> None:
+        """The staff group: replies in a user's topic, /take /bot /close, card buttons."""
+        if self.handoff is None:
+            return
+        staff = update.effective_user
+        assert staff is not None
+        query = update.callback_query
+        if query is not None:
+            parts = str(query.data or "").split(":")
+            if len(parts) != 3 or parts[0] != "h" or parts[1] not in STAFF_ACTIONS or not parts[2].isdigit():
+                await _answer_query(query)
+                return
+            if not self.handoff.is_staff(staff.id):
+                await _answer_query(query, self.handoff.library.text("staff_not_allowed", self.handoff.staff_lang))
+                return
+            await _answer_query(query)
+            handoff = await self.handoff.store.handoff_get(int(parts[2]))
+            if handoff is None:
+                return
+            await self.runner.submit(
+                handoff.user_id, None, None, "staff_action", update_id=update.update_id,
+                data={"action": parts[1], "staff_id": staff.id, "staff_name": staff.first_name},
+            )
+            return
+        message = update.message
+        if message is None or not message.is_topic_message or message.message_thread_id is None:
+            return  # the group's general chat: not about a case
+        if not self.handoff.is_staff(staff.id):
+            return
+        user_id = await self.handoff.store.user_for_thread(message.message_thread_id)
+        if user_id is None:
+            return
+        command = _command(message) if message.text else None
+        if command is not None:
+            if command in STAFF_ACTIONS:
+                await self.runner.submit(
+                    user_id, None, None, "staff_action", update_id=update.update_id,
+                    data={"action": command, "staff_id": staff.id, "staff_name": staff.first_name},
+                )
+            return
+        if not (message.text or any(getattr(message, m, None) for m in _MEDIA_TYPES)):
+            return  # service messages (topic created, pinned…) are not for the user
+        await self.runner.submit(
+            user_id, None, None, "staff_message", update_id=update.update_id,
+            data={"message_id": message.message_id, "staff_id": staff.id, "staff_name": staff.first_name},
+        )
 
     async def _not_private(self, update: Update) -> None:
         # Groups and channels: the bot only speaks in private, to protect people's privacy.
@@ -145,9 +240,9 @@ def _command(message: Any) -> str | None:
     return name if name.isascii() and name.replace("_", "").isalnum() else "unknown"
 
 
-async def _answer_query(query: Any) -> None:
+async def _answer_query(query: Any, alert: str | None = None) -> None:
     try:
-        await query.answer()
+        await query.answer(text=alert, show_alert=bool(alert))
     except (BadRequest, NetworkError) as exc:  # old or already answered: harmless
         log.debug("answerCallbackQuery failed: %s", exc)
 

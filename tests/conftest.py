@@ -166,23 +166,46 @@ class Gateway:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture
-async def gateway(stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path) -> AsyncIterator[Gateway]:
+HOTLINE = -1001234567890
+STAFF = 777
+
+
+async def start_gateway(stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path, **extra: str) -> Gateway:
+    """Start `dalil gateway` against the fake Bot API and wait until it polls."""
+    import asyncio
+
     env = stack.gateway_env(
         TELEGRAM_BOT_TOKEN=fake_telegram.token,
         TELEGRAM_API_URL=fake_telegram.base_url,
         DATABASE_URL=f"sqlite:///{tmp_path / 'gateway.db'}",
+        TRACKER_DATABASE_URL=f"sqlite:///{stack.var_dir / 'rasa.db'}",
+        **extra,
     )
+    polls = sum(1 for method, _ in fake_telegram.calls if method == "getUpdates")
     gw = Gateway(env, tmp_path / "gateway.log").start()
     deadline = time.monotonic() + 60
-    while not any(method == "getUpdates" for method, _ in fake_telegram.calls):
+    while sum(1 for method, _ in fake_telegram.calls if method == "getUpdates") <= polls:
         if gw.proc is not None and gw.proc.poll() is not None:
             raise RuntimeError("gateway exited:\n" + gw.log()[-3000:])
         if time.monotonic() > deadline:
             raise RuntimeError("gateway never polled:\n" + gw.log()[-3000:])
-        import asyncio
-
         await asyncio.sleep(0.1)
+    return gw
+
+
+@pytest.fixture
+async def gateway(stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path) -> AsyncIterator[Gateway]:
+    gw = await start_gateway(stack, fake_telegram, tmp_path)
+    yield gw
+    gw.stop()
+    if "Traceback" in gw.log():
+        print(gw.log()[-5000:])
+
+
+@pytest.fixture
+async def hotline_gateway(stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path) -> AsyncIterator[Gateway]:
+    """The gateway with a hotline group whose staff is the user STAFF."""
+    gw = await start_gateway(stack, fake_telegram, tmp_path, HOTLINE_CHAT_ID=str(HOTLINE), HOTLINE_STAFF_IDS=str(STAFF))
     yield gw
     gw.stop()
     if "Traceback" in gw.log():

@@ -143,7 +143,7 @@ class FakeTelegram:
         timeout = float(params.get("timeout") or 0)
         if offset:
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
-        deadline = time.monotonic() + min(timeout, 5.0)
+        deadline = time.monotonic() + min(timeout, 1.0)  # short polls: quick shutdowns in tests
         while not self.updates and time.monotonic() < deadline:
             self._new_update.clear()
             try:
@@ -267,6 +267,33 @@ class FakeTelegram:
                 },
             }
         })
+
+    def staff_message(self, group_id: int, staff_id: int, thread_id: int, text: str | None = None,
+                      *, extra: dict[str, Any] | None = None) -> int:
+        """A staff member writes in a forum topic of the hotline group."""
+        chat = {"id": group_id, "type": "supergroup", "title": "Hotline", "is_forum": True}
+        return self.message(staff_id, text, chat=chat, language_code="fr",
+                            extra={"message_thread_id": thread_id, "is_topic_message": True, **(extra or {})})
+
+    def staff_press(self, group_id: int, staff_id: int, callback_data: str) -> int:
+        return self._push({
+            "callback_query": {
+                "id": str(next(self._message_ids)),
+                "from": self.user(staff_id, "fr"),
+                "chat_instance": "hotline",
+                "data": callback_data,
+                "message": {
+                    "message_id": next(self._message_ids),
+                    "date": int(time.time()),
+                    "chat": {"id": group_id, "type": "supergroup", "title": "Hotline", "is_forum": True},
+                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "Dalil"},
+                    "text": "card",
+                },
+            }
+        })
+
+    def in_thread(self, chat_id: int, thread_id: int) -> list[Sent]:
+        return [s for s in self.sent if s.chat_id == chat_id and s.params.get("message_thread_id") == thread_id]
 
     def fail_next(self, method: str, *faults: Fault) -> None:
         self.faults[method].extend(faults)

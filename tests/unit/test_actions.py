@@ -93,10 +93,10 @@ async def test_theme_menu_lists_its_topics_then_back() -> None:
 
 async def test_urgent_gives_emergency_numbers_first_then_a_person() -> None:
     _, messages = await run(ActionUrgent(), tracker(language="fr"))
-    numbers, offer = messages
+    numbers, person = messages
     for number in ("19", "177", "15", "141"):
         assert f"\u200e{number}\u200e" in numbers["text"]
-    assert offer["buttons"][0]["payload"].startswith("/request_human")
+    assert person["custom"] == {"dalil": {"op": "handoff", "reason": "urgent", "urgent": True}}
 
 
 def fallback_events(misses: int) -> list[dict[str, Any]]:
@@ -111,7 +111,7 @@ async def test_fallback_offers_the_menu_then_a_person_after_two_misses() -> None
     assert any(b["payload"].startswith("/help") for b in first["buttons"])
     _, [second] = await run(ActionFallback(), tracker(events=fallback_events(2)))
     assert second["text"] == library().text("fallback_offer_person", "fr")
-    assert second["buttons"][0]["payload"] == "/request_human"
+    assert second["buttons"][0]["payload"] == '/request_human{"reason":"fallback"}'
 
 
 async def test_change_language_to_the_named_language() -> None:
@@ -128,9 +128,12 @@ async def test_change_language_without_a_name_shows_the_keyboard() -> None:
     assert messages[0]["custom"] == {"dalil": {"op": "choose_language"}}
 
 
-async def test_request_human_without_hotline_group_gives_the_phone() -> None:
+async def test_request_human_asks_the_gateway_for_a_handoff() -> None:
     _, [message] = await run(ActionRequestHuman(), tracker(language="en"))
-    assert "+212 5 37 54 54 00" in message["text"]
+    assert message["custom"] == {"dalil": {"op": "handoff", "reason": "request", "urgent": False}}
+    entities = [{"entity": "reason", "value": "fallback"}]
+    _, [message] = await run(ActionRequestHuman(), tracker(language="en", entities=entities))
+    assert message["custom"]["dalil"]["reason"] == "fallback"
 
 
 async def test_urgent_also_answers_the_question_the_classifier_saw() -> None:
