@@ -4,11 +4,17 @@
     dalil chat                terminal chat against an already running Rasa
     dalil gateway             the Telegram gateway alone (started by `dalil run`)
     dalil actions             the action server alone (started by `dalil run`)
+    dalil rasa                the Rasa server alone, newest model (systemd, containers)
     dalil train [--force]     generate FAQ data and train if the inputs changed
     dalil lang                one language code per stdin line (fr, ar, ary, en, es, und)
     dalil lang-eval [DIR]     detector accuracy on the shared language-id data
     dalil faq validate        every problem in faq/ with where it is and how to fix it
     dalil faq generate|check  write / verify nlu_data/generated from faq/
+    dalil faq publish         validate, train if needed, test, hot-reload the running bot
+    dalil faq rollback        go back to the model before the last publish
+    dalil faq export|import FILE   the FAQ and contacts as a spreadsheet (.xlsx or .csv)
+    dalil events check        fetch every event feed and report what is wrong
+    dalil events export|import FILE   the events file as a spreadsheet
     dalil db upgrade          create or migrate the gateway's tables
 """
 
@@ -87,12 +93,31 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def cmd_actions(args: argparse.Namespace) -> int:
+    import os
+
     from actions.server import main
 
     settings = _settings()
     logs.setup(settings.log_level, name="actions")
-    main(port=settings.action_port)
+    main(host=os.environ.get("ACTION_HOST", "127.0.0.1"), port=settings.action_port)
     return 0
+
+
+def cmd_rasa(args: argparse.Namespace) -> int:
+    """Rasa alone (for systemd units and containers): endpoints from the environment, newest model."""
+    import os
+
+    from bot.supervisor import rasa_part
+    from bot.training import latest_model
+
+    settings = _settings()
+    model = latest_model(settings.root / "models")
+    if model is None:
+        print("no trained model in models/: run `dalil train` first", file=sys.stderr)
+        return 2
+    part = rasa_part(settings, model)
+    os.execve(part.argv[0], part.argv, part.env)
+    return 0  # not reached
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -144,6 +169,19 @@ def cmd_faq(args: argparse.Namespace) -> int:
         warnings = len(problems) - errors
         print(f"{len(lib.topics())} topics: {errors} error(s), {warnings} warning(s)")
         return 1 if errors else 0
+    if args.action in ("export", "import"):
+        return _sheet(args, "faq")
+    if args.action in ("publish", "rollback"):
+        from bot.publish import publish, rollback
+
+        settings = _settings()
+        logs.setup("WARNING")
+        result = publish(settings, force_train=args.force_train) if args.action == "publish" else rollback(settings)
+        if args.json:
+            print(result.to_json())
+        else:
+            print("\n".join(result.lines))
+        return 0 if result.ok else 1
     if args.action == "check":
         stale = stale_generated(lib)
         for path in stale:
@@ -151,6 +189,49 @@ def cmd_faq(args: argparse.Namespace) -> int:
         return 1 if stale else 0
     print(f"unknown faq action {args.action}", file=sys.stderr)
     return 2
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    if args.action in ("export", "import"):
+        args.file = args.sources[0] if args.sources else None
+        return _sheet(args, "events")
+    from bot.events_cli import check
+
+    logs.setup("WARNING")
+    return check(args.sources or None)
+
+
+def _sheet(args: argparse.Namespace, kind: str) -> int:
+    """export/import of the FAQ (with contacts) or the events as a spreadsheet."""
+    from pathlib import Path
+
+    from bot.sheets import export_faq, import_faq
+    from bot.sheets_events import export_events, import_events
+
+    if not args.file:
+        print(f"usage: dalil {kind} {args.action} FILE.xlsx|FILE.csv", file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    if args.action == "export":
+        written = (export_faq if kind == "faq" else export_events)(PROJECT_ROOT, path)
+        print(f"wrote {written}")
+        return 0
+    report = (import_faq if kind == "faq" else import_events)(PROJECT_ROOT, path, apply=False)
+    print(report.summary())
+    if not report.ok:
+        return 1
+    if not report.changed_files or getattr(args, "dry_run", False):
+        return 0
+    if sys.stdin.isatty() and not getattr(args, "yes", False):
+        if input("Apply these changes? [y/N] ").strip().lower() not in ("y", "yes", "o", "oui"):
+            print("nothing written")
+            return 0
+    report.apply()
+    for changed in report.changed_files:
+        print(f"updated {changed}")
+    if kind == "faq":
+        print("Next: `dalil faq publish` puts the changes live (answers only: at once; new questions: after retraining).")
+    return 0
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -169,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("chat", help="terminal chat with a running Rasa").set_defaults(func=cmd_chat)
     sub.add_parser("gateway", help="the Telegram gateway alone").set_defaults(func=cmd_gateway)
     sub.add_parser("actions", help="the action server alone").set_defaults(func=cmd_actions)
+    sub.add_parser("rasa", help="the Rasa server alone (newest model)").set_defaults(func=cmd_rasa)
     train = sub.add_parser("train", help="train the model if its inputs changed")
     train.add_argument("--force", action="store_true", help="train even if a matching model exists")
     train.set_defaults(func=cmd_train)
@@ -177,8 +259,19 @@ def build_parser() -> argparse.ArgumentParser:
     lang_eval.add_argument("folder", nargs="?", help="language-id data (default ../shared/data/langid)")
     lang_eval.set_defaults(func=cmd_lang_eval)
     faq = sub.add_parser("faq", help="FAQ tools")
-    faq.add_argument("action", choices=["validate", "generate", "check"])
+    faq.add_argument("action", choices=["validate", "export", "import", "generate", "check", "publish", "rollback"])
+    faq.add_argument("file", nargs="?", help="export/import: the .xlsx or .csv file")
+    faq.add_argument("--dry-run", action="store_true", help="import: show the changes, write nothing")
+    faq.add_argument("--yes", action="store_true", help="import: apply without asking")
+    faq.add_argument("--json", action="store_true", help="publish/rollback: print the result as JSON")
+    faq.add_argument("--force-train", action="store_true", help="publish: train even if the questions did not change")
     faq.set_defaults(func=cmd_faq)
+    events = sub.add_parser("events", help="event feeds")
+    events.add_argument("action", choices=["check", "export", "import"])
+    events.add_argument("sources", nargs="*", help="check: feeds (default: EVENTS_URL or events/events.yml); export/import: FILE")
+    events.add_argument("--dry-run", action="store_true", help="import: show the changes, write nothing")
+    events.add_argument("--yes", action="store_true", help="import: apply without asking")
+    events.set_defaults(func=cmd_events)
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)
