@@ -15,6 +15,7 @@
     dalil faq export|import FILE   the FAQ and contacts as a spreadsheet (.xlsx or .csv)
     dalil events check        fetch every event feed and report what is wrong
     dalil events export|import FILE   the events file as a spreadsheet
+    dalil status              which parts are up (Rasa, actions, gateway, database)
     dalil db upgrade          create or migrate the gateway's tables
 """
 
@@ -68,6 +69,10 @@ def _with_tokens(settings: Settings) -> Settings:
     action_token = settings.action_token or secrets.token_urlsafe(24)
     os.environ["RASA_TOKEN"] = rasa_token
     os.environ["ACTION_TOKEN"] = action_token
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    run_env = settings.var_dir / "run.env"
+    run_env.write_text(f"RASA_TOKEN={rasa_token}\nACTION_TOKEN={action_token}\n", encoding="utf-8")
+    run_env.chmod(0o600)
     return dataclasses.replace(settings, rasa_token=rasa_token, action_token=action_token)
 
 
@@ -234,6 +239,12 @@ def _sheet(args: argparse.Namespace, kind: str) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from bot import health
+
+    return health.main(_settings())
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from bot.db import migrate
 
@@ -272,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--dry-run", action="store_true", help="import: show the changes, write nothing")
     events.add_argument("--yes", action="store_true", help="import: apply without asking")
     events.set_defaults(func=cmd_events)
+    sub.add_parser("status", help="what is up: Rasa, actions, gateway, database").set_defaults(func=cmd_status)
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)

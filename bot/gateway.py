@@ -8,10 +8,11 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 
@@ -20,9 +21,10 @@ from bot.content import library
 from bot.db import create_engine, migrate
 from bot.engine import Engine
 from bot.handoff import HandoffService, HotlineOps
+from bot.health import HealthServer, gateway_health
 from bot.privacy import Privacy
 from bot.rasa_client import RasaClient
-from bot.runner import Runner, Transport
+from bot.runner import FloodGuard, Runner, Transport
 from bot.settings import Settings, ensure_secret
 from bot.store import Store, User
 from bot.tracker_db import TrackerDB
@@ -71,7 +73,8 @@ async def build_core(
     async def purge(user_id: str) -> None:
         await privacy.forget(user_id)
 
-    runner = Runner(store, engine, transport, ack_after=settings.ack_after, sweep=sweep, on_purge=purge)
+    flood = FloodGuard(settings.flood_burst, settings.flood_window, settings.flood_pace)
+    runner = Runner(store, engine, transport, ack_after=settings.ack_after, sweep=sweep, on_purge=purge, flood=flood)
     runner.every(3600.0, privacy.apply_retention)
 
     async def notify(user: User, bodies: list[dict]) -> None:
@@ -115,12 +118,17 @@ def run_telegram(settings: Settings) -> None:
     settings.validate()
     migrate(settings.database_url)
     secret = ensure_secret(settings)
-    state: dict[str, Core] = {}
+    state: dict[str, Any] = {}
 
     async def post_init(application: Application) -> None:
         hotline = TelegramHotline(application.bot, settings.hotline_chat_id) if settings.hotline_chat_id else None
         core = await build_core(settings, TelegramTransport(application.bot), hotline=hotline)
         state["core"] = core
+        if settings.health_port:
+            mode, started = ("webhook" if settings.webhook_url else "polling"), time.monotonic()
+            health = HealthServer(lambda: gateway_health(core.store, core.rasa, mode, started), "127.0.0.1", settings.health_port)
+            await health.start()
+            state["health"] = health
         add_handlers(
             application,
             Handlers(core.runner, secret, hotline_chat_id=settings.hotline_chat_id, handoff=core.engine.handoff,
@@ -130,6 +138,9 @@ def run_telegram(settings: Settings) -> None:
         log.info("gateway ready (%s)", "webhook" if settings.webhook_url else "polling")
 
     async def post_shutdown(application: Application) -> None:
+        health = state.pop("health", None)
+        if health is not None:
+            await health.stop()
         core = state.pop("core", None)
         if core is not None:
             await core.close()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import deque
 from typing import Any, Protocol
 
 from bot.engine import Engine
@@ -36,6 +38,47 @@ class SendFailed(Exception):
 class Transport(Protocol):
     async def send(self, chat_id: int, body: dict[str, Any]) -> int | None:
         """Deliver one body; return the platform's message id. Raise SendRetry / SendFailed."""
+
+
+class FloodGuard:
+    """Per-user pacing: politely slows one person who sends too much, never the others.
+
+    More than `burst` inputs within `window` seconds and that user's lane processes one input
+    every `pace` seconds until the burst is over; they are told once per burst. Nothing is
+    dropped: every message is still answered, in order.
+    """
+
+    def __init__(self, burst: int = 8, window: float = 10.0, pace: float = 1.5) -> None:
+        self.burst, self.window, self.pace = burst, window, pace
+        self._arrivals: dict[str, deque[float]] = {}
+        self._warned: set[str] = set()
+
+    def _recent(self, user_id: str) -> deque[float]:
+        arrivals = self._arrivals.setdefault(user_id, deque())
+        cutoff = time.monotonic() - self.window
+        while arrivals and arrivals[0] < cutoff:
+            arrivals.popleft()
+        return arrivals
+
+    def arrived(self, user_id: str) -> None:
+        self._recent(user_id).append(time.monotonic())
+
+    def flooding(self, user_id: str) -> bool:
+        flooding = len(self._recent(user_id)) > self.burst
+        if not flooding:
+            self._warned.discard(user_id)
+            if not self._arrivals.get(user_id):
+                self._arrivals.pop(user_id, None)
+        return flooding
+
+    def warn_once(self, user_id: str) -> bool:
+        if user_id in self._warned:
+            return False
+        self._warned.add(user_id)
+        return True
+
+
+USER_KINDS = ("text", "media", "command", "callback")
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:
@@ -104,7 +147,9 @@ class Runner:
         sweep_every: float = 2.0,
         sweep: bool = True,
         on_purge: Any = None,
+        flood: FloodGuard | None = None,
     ) -> None:
+        self.flood = flood or FloodGuard()
         self.on_purge = on_purge  # async (user_id) -> None, after a "purge_user" body is sent
         self.store = store
         self.engine = engine
@@ -116,6 +161,7 @@ class Runner:
         self._outbox = _Lanes(self._send_outbox, "outbox")
         self._sweeper: asyncio.Task[None] | None = None
         self._periodic: list[list[Any]] = []  # [every_seconds, next_due, coroutine function]
+        self._submit_locks: dict[str, asyncio.Lock] = {}
 
     def every(self, seconds: float, job: Any) -> None:
         """Run `await job()` about every `seconds` from the sweep loop (no APScheduler needed)."""
@@ -171,10 +217,16 @@ class Runner:
         update_id: int | None = None,
     ) -> bool:
         """Store one input and wake the user's worker. False if it was a duplicate update."""
-        await self.store.touch_user(user_id, chat_id, telegram_code)
-        item_id = await self.store.inbox_add(user_id, kind, text=text, data=data, update_id=update_id)
+        lock = self._submit_locks.setdefault(user_id, asyncio.Lock())
+        async with lock:  # one person's inputs are stored in the order they arrived
+            await self.store.touch_user(user_id, chat_id, telegram_code)
+            item_id = await self.store.inbox_add(user_id, kind, text=text, data=data, update_id=update_id)
+        if not lock.locked() and not getattr(lock, "_waiters", None):
+            self._submit_locks.pop(user_id, None)  # no one else is waiting: free the memory
         if item_id is None:
             return False
+        if kind in USER_KINDS:
+            self.flood.arrived(user_id)
         self._inbox.kick(user_id)
         return True
 
@@ -211,6 +263,12 @@ class Runner:
             user = await self.store.get_user(user_id)
             if user is None:  # forgotten meanwhile
                 return
+            if item.kind in USER_KINDS and self.flood.flooding(user_id):
+                if self.flood.warn_once(user_id) and user.chat_id is not None:
+                    lang = self.engine.reply_language(user)
+                    await self.store.outbox_add(user.id, user.chat_id, [{"text": self.engine.library.text("slow_down", lang), "lang": lang}])
+                    self._outbox.kick(user_id)
+                await asyncio.sleep(self.flood.pace)
             acked = item.acked
             task = asyncio.create_task(self.engine.process(item, user))
             try:

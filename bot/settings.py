@@ -97,7 +97,10 @@ class Settings:
     retention_days: int = 30
     rasa_timeout: float = 30.0
     ack_after: float = 4.0
-    health_port: int = 0
+    health_port: int = 5056
+    flood_burst: int = 8
+    flood_window: float = 10.0
+    flood_pace: float = 1.5
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -119,8 +122,12 @@ class Settings:
         root = root or PROJECT_ROOT
         merged = _read_dotenv(root / ".env")
         merged.update(os.environ if env is None else env)
+        var_dir = Path(merged.get("DALIL_VAR_DIR") or root / "var")
+        # Tokens `dalil run` generated for this run, so `dalil status` / `dalil faq publish`
+        # from another shell can reach the running servers; the environment still wins.
+        run_env = _read_dotenv(var_dir / "run.env")
+        merged = {**run_env, **merged}
         get = merged.get
-        var_dir = Path(get("DALIL_VAR_DIR") or root / "var")
         database_url = get("DATABASE_URL") or f"sqlite:///{var_dir / 'dalil.db'}"
         hotline = get("HOTLINE_CHAT_ID")
         return cls(
@@ -150,7 +157,10 @@ class Settings:
             retention_days=_int("RETENTION_DAYS", get("RETENTION_DAYS"), 30),
             rasa_timeout=_float("RASA_TIMEOUT", get("RASA_TIMEOUT"), 30.0),
             ack_after=_float("ACK_AFTER", get("ACK_AFTER"), 4.0),
-            health_port=_int("HEALTH_PORT", get("HEALTH_PORT"), 0),
+            health_port=_int("HEALTH_PORT", get("HEALTH_PORT"), 5056),
+            flood_burst=_int("FLOOD_BURST", get("FLOOD_BURST"), 8),
+            flood_window=_float("FLOOD_WINDOW", get("FLOOD_WINDOW"), 10.0),
+            flood_pace=_float("FLOOD_PACE", get("FLOOD_PACE"), 1.5),
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
             extra={k: v for k, v in merged.items() if k.startswith("DALIL_")},
         )

@@ -219,7 +219,9 @@ class Store:
                 await conn.execute(
                     sa.select(inbox)
                     .where(inbox.c.user_id == user_id, inbox.c.status == "pending")
-                    .order_by(inbox.c.id)
+                    # Telegram's update ids give the order the person wrote in, even when
+                    # concurrent handlers stored the updates in another order.
+                    .order_by(inbox.c.update_id.is_(None), inbox.c.update_id, inbox.c.id)
                     .limit(1)
                 )
             ).first()

@@ -19,6 +19,7 @@ import pytest
 from bot.settings import Settings
 from bot.supervisor import actions_part, rasa_part
 from bot.training import latest_model
+from tests.fakes.proxy import FaultyProxy
 from tests.fakes.telegram_api import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +60,7 @@ class Stack:
     var_dir: Path
     model: Path
     processes: dict[str, subprocess.Popen[bytes]]
+    action_proxy: FaultyProxy
 
     @property
     def rasa_url(self) -> str:
@@ -81,6 +83,7 @@ def stack_env(var_dir: Path, **extra: str) -> dict[str, str]:
         ACTION_TOKEN="test-action-token",
         DALIL_SECRET_KEY=SECRET,
         ACK_AFTER="4",
+        HEALTH_PORT=str(free_port()),
     )
     env.update(extra)
     return env
@@ -92,6 +95,9 @@ def start_stack(var_dir: Path, **extra: str) -> Stack:
         raise RuntimeError("no trained model in models/: run `make train` (make test does it)")
     var_dir.mkdir(parents=True, exist_ok=True)
     env = stack_env(var_dir, **extra)
+    # Rasa reaches the action server through a proxy a test can cut ("action server down").
+    action_proxy = FaultyProxy(int(env["ACTION_PORT"]))
+    env["ACTION_URL"] = f"http://127.0.0.1:{action_proxy.port}/webhook"
     settings = Settings.from_env(env)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     parts = [actions_part(settings), rasa_part(settings, model)]
@@ -105,7 +111,7 @@ def start_stack(var_dir: Path, **extra: str) -> Stack:
     wait_http(f"http://127.0.0.1:{settings.action_port}/health", proc=processes["actions"], log=parts[0].log_path, timeout=60)
     wait_http(f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, proc=processes["rasa"],
               log=parts[1].log_path, check_model=True)
-    return Stack(settings=settings, env=env, var_dir=var_dir, model=model, processes=processes)
+    return Stack(settings=settings, env=env, var_dir=var_dir, model=model, processes=processes, action_proxy=action_proxy)
 
 
 def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
@@ -128,6 +134,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     yield running
     for proc in running.processes.values():
         stop_process(proc)
+    running.action_proxy.close()
 
 
 @pytest.fixture
@@ -175,6 +182,7 @@ async def start_gateway(stack: Stack, fake_telegram: FakeTelegram, tmp_path: Pat
     import asyncio
 
     env = stack.gateway_env(
+        HEALTH_PORT=str(free_port()),
         TELEGRAM_BOT_TOKEN=fake_telegram.token,
         TELEGRAM_API_URL=fake_telegram.base_url,
         DATABASE_URL=f"sqlite:///{tmp_path / 'gateway.db'}",

@@ -235,3 +235,25 @@ async def test_send_failures_are_retried_not_lost(parts) -> None:
     await runner.submit("u13", 23, "fr", "text", text="bonjour, une question pour vous")
     assert await runner.drain("u13", timeout=10)
     assert out.texts() == ["greeting in fr"]
+
+
+async def test_a_flooding_user_is_slowed_politely_and_others_are_not_delayed(parts) -> None:
+    from bot.runner import FloodGuard
+
+    engine, runner, rasa, out = parts(echo_greeting)
+    runner.flood = FloodGuard(burst=5, window=10.0, pace=0.2)
+    for n in range(20):
+        await runner.submit("flood", 30, "fr", "text", text=f"bonjour numéro {n}, encore une question")
+    await asyncio.sleep(0.3)
+    started = asyncio.get_running_loop().time()
+    await runner.submit("calm", 31, "fr", "text", text="bonjour, une seule question")
+    while not [b for chat, b in out.sent if chat == 31]:
+        await asyncio.sleep(0.02)
+    assert asyncio.get_running_loop().time() - started < 1.0  # the other user is not delayed
+    assert await runner.drain("flood", timeout=20)
+    flood_texts = [b["text"] for chat, b in out.sent if chat == 30]
+    assert flood_texts.count(library().text("slow_down", "fr")) == 1
+    assert flood_texts.count("greeting in fr") == 20  # nothing dropped
+    assert [r["message"] for r in rasa.requests if r["sender"] == "flood"] == [
+        f"bonjour numéro {n}, encore une question" for n in range(20)
+    ]
