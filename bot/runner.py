@@ -79,6 +79,15 @@ class FloodGuard:
 
 
 USER_KINDS = ("text", "media", "command", "callback")
+LEASE_SECONDS = 90.0  # longer than one Rasa call with its timeout
+
+
+def default_owner() -> str:
+    """Who this gateway is, stable across restarts: DALIL_INSTANCE, else host and health port."""
+    import os
+    import socket
+
+    return os.environ.get("DALIL_INSTANCE") or f"{socket.gethostname()}:{os.environ.get('HEALTH_PORT', '5056')}"
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:
@@ -86,11 +95,18 @@ def backoff(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:
 
 
 class _Lanes:
-    """One worker task per key; `kick` makes sure the worker runs (again) soon."""
+    """One worker task per key; `kick` makes sure the worker runs (again) soon.
 
-    def __init__(self, work: Any, name: str) -> None:
+    With several gateways on one database, a lane runs only where its lease is held
+    (store.lease): another gateway that stored an input for the same person leaves it to the
+    holder, whose loop reads it from the database; the sweep covers a lease that expired.
+    """
+
+    def __init__(self, work: Any, name: str, store: Any = None, owner: str = "") -> None:
         self._work = work
         self._name = name
+        self._store = store
+        self._owner = owner
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._dirty: set[str] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -109,16 +125,29 @@ class _Lanes:
         self._timers[key] = loop.call_later(max(0.0, delay), self.kick, key)
 
     async def _run(self, key: str) -> None:
-        while key in self._dirty:
+        lease = f"{self._name}:{key}"
+        if self._store is not None and not await self._store.lease(lease, self._owner, LEASE_SECONDS):
             self._dirty.discard(key)
-            try:
-                await self._work(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s worker failed; retrying soon", self._name)
-                self.kick_later(key, 2.0)
-                return
+            return  # another gateway is working on this person's lane
+        try:
+            while key in self._dirty:
+                self._dirty.discard(key)
+                try:
+                    await self._work(key)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("%s worker failed; retrying soon", self._name)
+                    self.kick_later(key, 2.0)
+                    return
+        finally:
+            if self._store is not None:
+                with contextlib.suppress(Exception):
+                    await self._store.release(lease, self._owner)
+
+    async def renew(self, key: str) -> None:
+        if self._store is not None:
+            await self._store.lease(f"{self._name}:{key}", self._owner, LEASE_SECONDS)
 
     def busy(self) -> bool:
         return any(not t.done() for t in self._tasks.values())
@@ -148,6 +177,7 @@ class Runner:
         sweep: bool = True,
         on_purge: Any = None,
         flood: FloodGuard | None = None,
+        owner: str = "",
     ) -> None:
         self.flood = flood or FloodGuard()
         self.on_purge = on_purge  # async (user_id) -> None, after a "purge_user" body is sent
@@ -157,8 +187,9 @@ class Runner:
         self.ack_after = ack_after
         self.sweep_every = sweep_every
         self._sweep_enabled = sweep
-        self._inbox = _Lanes(self._process_inbox, "inbox")
-        self._outbox = _Lanes(self._send_outbox, "outbox")
+        self.owner = owner or default_owner()
+        self._inbox = _Lanes(self._process_inbox, "inbox", store, self.owner)
+        self._outbox = _Lanes(self._send_outbox, "outbox", store, self.owner)
         self._sweeper: asyncio.Task[None] | None = None
         self._periodic: list[list[Any]] = []  # [every_seconds, next_due, coroutine function]
         self._submit_locks: dict[str, asyncio.Lock] = {}
@@ -260,6 +291,7 @@ class Runner:
             if wait > 0:
                 self._inbox.kick_later(user_id, wait)
                 return
+            await self._inbox.renew(user_id)
             user = await self.store.get_user(user_id)
             if user is None:  # forgotten meanwhile
                 return
@@ -309,6 +341,7 @@ class Runner:
             if wait > 0:
                 self._outbox.kick_later(user_id, wait)
                 return
+            await self._outbox.renew(user_id)
             try:
                 message_id = await self.transport.send(item.chat_id, item.body)
             except SendRetry as exc:

@@ -99,3 +99,13 @@ hotline_topics = sa.Table(
     sa.Column("thread_id", sa.BigInteger, nullable=False, unique=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+
+# Who processes a person's lane right now, when several gateways share the database: a lease
+# that expires, so a crashed gateway's lanes are picked up by the others.
+leases = sa.Table(
+    "dalil_leases",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("until", sa.DateTime, nullable=False),
+)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.schema import callbacks, handoffs, hotline_topics, inbox, outbox, users
+from bot.schema import callbacks, handoffs, hotline_topics, inbox, leases, outbox, users
 
 
 def utcnow() -> dt.datetime:
@@ -531,3 +531,27 @@ class Store:
             result = await conn.execute(users.delete().where(users.c.last_seen_at < moment, users.c.id.not_in(open_cases)))
             deleted[users.name] = int(result.rowcount or 0)
         return deleted
+
+    # -- leases (several gateways) --------------------------------------------------------
+    async def lease(self, key: str, owner: str, seconds: float) -> bool:
+        """Take or renew the lease on `key`; False while another owner holds it."""
+        now = utcnow()
+        until = now + dt.timedelta(seconds=seconds)
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                leases.update()
+                .where(leases.c.key == key, sa.or_(leases.c.until < now, leases.c.owner == owner))
+                .values(owner=owner, until=until)
+            )
+            if result.rowcount:
+                return True
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(leases.insert().values(key=key, owner=owner, until=until))
+            return True
+        except IntegrityError:
+            return False
+
+    async def release(self, key: str, owner: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(leases.delete().where(leases.c.key == key, leases.c.owner == owner))
