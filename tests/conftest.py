@@ -89,23 +89,26 @@ def stack_env(var_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_stack(var_dir: Path, **extra: str) -> Stack:
-    model = latest_model(ROOT / "models")
+def start_stack(var_dir: Path, *, root: Path = ROOT, **extra: str) -> Stack:
+    """Rasa (newest model of `root`) and the action server, reading content from `root`."""
+    model = latest_model(root / "models")
     if model is None:
         raise RuntimeError("no trained model in models/: run `make train` (make test does it)")
     var_dir.mkdir(parents=True, exist_ok=True)
     env = stack_env(var_dir, **extra)
+    if root != ROOT:
+        env["DALIL_HOME"] = str(root)
     # Rasa reaches the action server through a proxy a test can cut ("action server down").
     action_proxy = FaultyProxy(int(env["ACTION_PORT"]))
     env["ACTION_URL"] = f"http://127.0.0.1:{action_proxy.port}/webhook"
-    settings = Settings.from_env(env)
+    settings = Settings.from_env(env, root=root)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     parts = [actions_part(settings), rasa_part(settings, model)]
     for part in parts:
         part.env.update(env)
         part.log_path.parent.mkdir(parents=True, exist_ok=True)
         processes[part.name] = subprocess.Popen(
-            part.argv, cwd=ROOT, env=part.env, stdout=part.log_path.open("ab"), stderr=subprocess.STDOUT,
+            part.argv, cwd=root, env=part.env, stdout=part.log_path.open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     wait_http(f"http://127.0.0.1:{settings.action_port}/health", proc=processes["actions"], log=parts[0].log_path, timeout=60)
@@ -181,14 +184,16 @@ async def start_gateway(stack: Stack, fake_telegram: FakeTelegram, tmp_path: Pat
     """Start `dalil gateway` against the fake Bot API and wait until it polls."""
     import asyncio
 
-    env = stack.gateway_env(
-        HEALTH_PORT=str(free_port()),
-        TELEGRAM_BOT_TOKEN=fake_telegram.token,
-        TELEGRAM_API_URL=fake_telegram.base_url,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'gateway.db'}",
-        TRACKER_DATABASE_URL=f"sqlite:///{stack.var_dir / 'rasa.db'}",
-        **extra,
-    )
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "HEALTH_PORT": str(free_port()),
+        "TELEGRAM_BOT_TOKEN": fake_telegram.token,
+        "TELEGRAM_API_URL": fake_telegram.base_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}",
+        "TRACKER_DATABASE_URL": f"sqlite:///{stack.var_dir / 'rasa.db'}",
+    }
+    settings.update(extra)
+    env = stack.gateway_env(**settings)
     polls = sum(1 for method, _ in fake_telegram.calls if method == "getUpdates")
     gw = Gateway(env, tmp_path / "gateway.log").start()
     deadline = time.monotonic() + 60
