@@ -1,0 +1,169 @@
+"""Admins, end to end: Telegram commands for ADMIN_USER_IDS only, and `dalil faq publish` on a
+copy of the project with a real Rasa server: answer-only changes go live at once, a worse model
+is refused naming the topics, a better one is hot-reloaded while messages flow, and rolled back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from bot.content import library
+from tests.conftest import ROOT, Stack, start_gateway, start_stack, stop_process
+from tests.fakes.telegram_api import FakeTelegram
+
+pytestmark = pytest.mark.rasa
+ADMIN = 5555
+
+
+async def test_admin_commands_for_admins_only(stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+    api = fake_telegram
+    gw = await start_gateway(stack, api, tmp_path, ADMIN_USER_IDS=str(ADMIN))
+    try:
+        api.message(5001, "xqzt bloop 0612345678 wizzle")  # not understood, with a phone number
+        await api.wait_for(5001, 1)
+        api.message(5002, "/stats")
+        api.message(5002, "/publish")
+        refused = await api.wait_for(5002, 2)
+        assert all(s.text == library().text("unknown_command", "fr") for s in refused)
+        api.message(ADMIN, "/stats")
+        [stats] = await api.wait_for(ADMIN, 1)
+        assert "Messages" in stats.text and "Personnes" in stats.text
+        api.message(ADMIN, "/unanswered")
+        unanswered = (await api.wait_for(ADMIN, 2))[-1]
+        assert "xqzt bloop" in unanswered.text and "0612345678" not in unanswered.text  # masked
+    finally:
+        gw.stop()
+
+
+# -- publishing on a copy of the project ----------------------------------------------------
+COPY = ("faq", "content", "nlu_data", "tests/nlu", "config.yml", "domain.yml", "endpoints.yml", "credentials.yml", "events")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("project")
+    for name in COPY:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name)
+        else:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / name)
+    (root / "models").mkdir()
+    from bot.training import latest_model
+
+    model = latest_model(ROOT / "models")
+    assert model is not None
+    os.link(model, root / "models" / model.name)
+    yield root
+
+
+@pytest.fixture(scope="module")
+def project_stack(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = start_stack(tmp_path_factory.mktemp("project-var"), root=project)
+    yield running
+    for proc in running.processes.values():
+        stop_process(proc)
+    running.action_proxy.close()
+
+
+def dalil(project_stack: Stack, project: Path, *args: str) -> dict:
+    env = dict(project_stack.env, DALIL_HOME=str(project))
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("dalil")), *args, "--json"], cwd=project, env=env,
+        capture_output=True, text=True, timeout=1200,
+    )
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def edit_topic(project: Path, topic: str, change) -> None:  # noqa: ANN001
+    path = project / "faq" / f"{topic}.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+async def test_answer_only_change_is_live_without_retraining(
+    project: Path, project_stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    api, user = fake_telegram, 5101
+    gw = await start_gateway(project_stack, api, tmp_path, DALIL_HOME=str(project))
+    try:
+        api.message(user, "où faire un test VIH gratuit ?")
+        [before] = await api.wait_for(user, 1)
+        assert "ALCS" in before.text
+        edit_topic(project, "hiv_testing", lambda d: d["answer"].update(fr="Nouveau : le test VIH est gratuit au centre ALCS de votre ville."))
+        started = time.monotonic()
+        result = dalil(project_stack, project, "faq", "publish")
+        elapsed = time.monotonic() - started
+        assert result["ok"] and result["action"] == "answers_only", result
+        assert elapsed < 30
+        api.message(user, "où faire un test VIH gratuit ?")
+        after = (await api.wait_for(user, 2))[-1]
+        assert after.text.startswith("Nouveau : le test VIH est gratuit")
+    finally:
+        gw.stop()
+
+
+@pytest.mark.slow
+def test_a_worse_model_is_refused_and_names_the_topics(project: Path, project_stack: Stack) -> None:
+    # An admin deletes most questions of a topic by mistake: the model forgets it.
+    questions = yaml.safe_load((project / "faq" / "hiv_testing.yml").read_text())["questions"]
+    edit_topic(project, "hiv_testing", lambda d: d.update(questions={k: v[:2] for k, v in d["questions"].items()}))
+    try:
+        models_before = sorted(p.name for p in (project / "models").glob("*.tar.gz"))
+        result = dalil(project_stack, project, "faq", "publish")
+        assert not result["ok"] and result["action"] == "refused", result
+        assert "faq/hiv_testing" in result["worse_topics"]
+        assert sorted(p.name for p in (project / "models").glob("*.tar.gz")) == models_before
+        status = httpx.get(f"{project_stack.rasa_url}/status", params={"token": project_stack.settings.rasa_token}).json()
+        assert Path(status["model_file"]).name == models_before[0]  # still serving the old model
+    finally:
+        edit_topic(project, "hiv_testing", lambda d: d.update(questions=questions))
+
+
+@pytest.mark.slow
+async def test_publish_reloads_while_messages_flow_then_rollback(
+    project: Path, project_stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    api = fake_telegram
+    edit_topic(project, "hiv_testing", lambda d: d["questions"]["fr"].append("je cherche un endroit pour le dépistage du VIH à Fès"))
+    gw = await start_gateway(project_stack, api, tmp_path, DALIL_HOME=str(project), FLOOD_BURST="1000")
+    try:
+        sent_count = 0
+        stop = asyncio.Event()
+
+        async def traffic() -> None:
+            nonlocal sent_count
+            while not stop.is_set():
+                api.message(5200 + sent_count % 10, "Comment demander l'asile au Maroc ?")
+                sent_count += 1
+                await asyncio.sleep(0.25)
+
+        flow = asyncio.create_task(traffic())
+        result = await asyncio.to_thread(dalil, project_stack, project, "faq", "publish")
+        stop.set()
+        await flow
+        assert result["ok"] and result["action"] == "published", result
+        assert result["reload_seconds"] > 0
+        for user in range(5200, 5210):
+            expected = len([n for n in range(sent_count) if 5200 + n % 10 == user])
+            replies = await api.wait_for(user, expected, timeout=120)
+            assert all("HCR" in r.text or r.text == library().text("received_will_answer", "fr") for r in replies)
+            assert sum("HCR" in r.text for r in replies) == expected  # every message answered once
+        rolled = await asyncio.to_thread(dalil, project_stack, project, "faq", "rollback")
+        assert rolled["ok"] and rolled["model"] == result["previous"]
+    finally:
+        gw.stop()
