@@ -184,7 +184,7 @@ async def start_gateway(stack: Stack, fake_telegram: FakeTelegram, tmp_path: Pat
     """Start `dalil gateway` against the fake Bot API and wait until it polls."""
     import asyncio
 
-    tmp_path.mkdir(parents=True, exist_ok=True)
+    tmp_path.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - test set-up
     settings = {
         "HEALTH_PORT": str(free_port()),
         "TELEGRAM_BOT_TOKEN": fake_telegram.token,

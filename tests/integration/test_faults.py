@@ -43,7 +43,7 @@ async def test_rasa_down_then_back_everything_answered_in_order_once(
         await asyncio.sleep(3)
         assert len(api.to(user)) == 1  # told once, not once per retry
         rasa_proxy.up()
-        sent = await api.wait_for(user, 3, timeout=60)
+        await api.wait_for(user, 3, timeout=60)
         await api.quiet(user, 2.0)
         texts = [s.text for s in api.to(user)]
         assert len(texts) == 3, texts
@@ -129,7 +129,7 @@ async def test_gateway_killed_mid_conversation_nothing_lost_nothing_twice(stack:
     # Updates the dead gateway never confirmed are delivered again to the new one.
     gw = await start_gateway(stack, api, tmp_path)
     try:
-        sent = await api.wait_for(user, 3, timeout=60)
+        await api.wait_for(user, 3, timeout=60)
         await api.quiet(user, 3.0)
         texts = [s.text for s in api.to(user)]
         assert len(texts) == 3, texts

@@ -21,7 +21,16 @@ from bot.identity import pseudonym
 from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from bot.supervisor import rasa_part
-from tests.conftest import ROOT, SECRET, Stack, free_port, start_gateway, start_stack, stop_process, wait_http
+from tests.conftest import (
+    ROOT,
+    SECRET,
+    Stack,
+    free_port,
+    start_gateway,
+    start_stack,
+    stop_process,
+    wait_http,
+)
 from tests.fakes.telegram_api import FakeTelegram
 
 DATABASE = os.environ.get("TEST_DATABASE_URL")
@@ -43,7 +52,7 @@ def pg_url() -> Iterator[str]:
     url = sa.engine.make_url(DATABASE).set(database=name).render_as_string(hide_password=False)
     yield url
     with admin.connect() as conn:
-        conn.execute(sa.text(f"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'"))
+        conn.execute(sa.text("select pg_terminate_backend(pid) from pg_stat_activity where datname = :n"), {"n": name})
         conn.execute(sa.text(f'drop database if exists "{name}"'))
     admin.dispose()
 
