@@ -16,6 +16,7 @@
     dalil events check        fetch every event feed and report what is wrong
     dalil events export|import FILE   the events file as a spreadsheet
     dalil status              which parts are up (Rasa, actions, gateway, database)
+    dalil bench               latency, throughput, memory of the real stack (docs/benchmarks.md)
     dalil db upgrade          create or migrate the gateway's tables
 """
 
@@ -239,6 +240,13 @@ def _sheet(args: argparse.Namespace, kind: str) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bot import bench
+
+    logs.setup("WARNING")
+    return bench.main(["--seconds", args.seconds, "--users", args.users, "--out", args.out])
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from bot import health
 
@@ -284,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--yes", action="store_true", help="import: apply without asking")
     events.set_defaults(func=cmd_events)
     sub.add_parser("status", help="what is up: Rasa, actions, gateway, database").set_defaults(func=cmd_status)
+    bench = sub.add_parser("bench", help="benchmark the real stack; writes docs/benchmarks.md")
+    bench.add_argument("--seconds", default="15", help="duration of each load level")
+    bench.add_argument("--users", default="1,10,50", help="concurrency levels")
+    bench.add_argument("--out", default="docs/benchmarks.md", help="where to write the table ('' to skip)")
+    bench.set_defaults(func=cmd_bench)
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)

@@ -150,7 +150,7 @@ def run_telegram(settings: Settings) -> None:
         .token(settings.telegram_bot_token or "")
         .base_url(settings.telegram_api_url)
         .concurrent_updates(True)
-        .rate_limiter(AIORateLimiter(max_retries=0))
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=0))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

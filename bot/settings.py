@@ -101,6 +101,7 @@ class Settings:
     flood_burst: int = 8
     flood_window: float = 10.0
     flood_pace: float = 1.5
+    telegram_max_rate: float = 30.0
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -161,6 +162,7 @@ class Settings:
             flood_burst=_int("FLOOD_BURST", get("FLOOD_BURST"), 8),
             flood_window=_float("FLOOD_WINDOW", get("FLOOD_WINDOW"), 10.0),
             flood_pace=_float("FLOOD_PACE", get("FLOOD_PACE"), 1.5),
+            telegram_max_rate=_float("TELEGRAM_MAX_RATE", get("TELEGRAM_MAX_RATE"), 30.0),
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
             extra={k: v for k, v in merged.items() if k.startswith("DALIL_")},
         )

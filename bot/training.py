@@ -10,6 +10,7 @@ and trains only when no model in `models/` has that fingerprint.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import subprocess
@@ -224,4 +225,5 @@ def ensure_model(root: Path, *, force: bool = False, log_path: Path | None = Non
     if proc.returncode != 0 or not model.exists():
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-25:]
         raise RuntimeError("rasa train failed (see {}):\n{}".format(log_path, "\n".join(tail)))
+    (models_dir / f"{name}.json").write_text(json.dumps({"train_seconds": round(seconds, 1), "forced": force}), encoding="utf-8")
     return TrainResult(model, True, seconds)
