@@ -130,7 +130,8 @@ class Handlers:
         if user is None or chat is None or user.is_bot:
             return
         if self.hotline_chat_id is not None and chat.id == self.hotline_chat_id:
-            await self._hotline(update)
+            if chat.type in (ChatType.SUPERGROUP, ChatType.GROUP):  # a forged "private" hotline id gets nothing
+                await self._hotline(update)
             return
         if chat.type != ChatType.PRIVATE:
             await self._not_private(update)
