@@ -113,9 +113,16 @@ def run_telegram(settings: Settings) -> None:
     from telegram import Update
     from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-    from bot.telegram_app import Handlers, TelegramHotline, TelegramTransport, add_handlers
+    from bot.telegram_app import (
+        Handlers,
+        TelegramHotline,
+        TelegramTransport,
+        add_handlers,
+        install_safe_update_parsing,
+    )
 
     settings.validate()
+    install_safe_update_parsing()
     migrate(settings.database_url)
     secret = ensure_secret(settings)
     state: dict[str, Any] = {}

@@ -127,31 +127,45 @@ class Handlers:
         """Private messages, edited messages and button presses from people (not bots)."""
         user = update.effective_user
         chat = update.effective_chat
-        if user is None or chat is None or user.is_bot:
+        query = update.callback_query
+        bot_name = getattr(context.bot, "username", None)
+        if user is None or user.is_bot:
+            return
+        if chat is None:  # e.g. a press on an inline-mode message: stop the spinner, nothing else
+            if query is not None:
+                await _answer_query(query)
             return
         if self.hotline_chat_id is not None and chat.id == self.hotline_chat_id:
             if chat.type in (ChatType.SUPERGROUP, ChatType.GROUP):  # a forged "private" hotline id gets nothing
-                await self._hotline(update)
+                await self._hotline(update, bot_name)
+            elif query is not None:
+                await _answer_query(query)
             return
         if chat.type != ChatType.PRIVATE:
-            await self._not_private(update)
+            if query is not None:
+                await _answer_query(query)
+            await self._not_private(update, bot_name)
             return
         key = self.user_key(user.id)
         code = user.language_code
-        query = update.callback_query
         if query is not None:
-            await _answer_query(query)
+            # Stored first, so a message sent right after the press is answered after it.
             await self.runner.submit(
                 key, chat.id, code, "callback", data={"token": str(query.data or "")[:64]}, update_id=update.update_id
             )
+            await _answer_query(query)
             return
         message = update.effective_message
         if message is None:
             return
         text = message.text
+        if update.edited_message is not None and text is None and not message.caption:
+            return  # a live location moving, a replaced photo: nothing new to answer
         base = {"message_id": message.message_id}
         if text is not None:
-            command = _command(message)
+            command = _command(message, bot_name)
+            if command == "":
+                command = "unknown"  # /start@OtherBot typed to us in private: still answered
             if command is not None:
                 data = {"name": command, **base}
                 if user.id in self.admin_ids:  # checked on every update, never stored as a role
@@ -169,7 +183,21 @@ class Handlers:
             return
         await self.runner.submit(key, chat.id, code, "media", data={"type": media, **base}, update_id=update.update_id)
 
-    async def _hotline(self, update: Update) -> None:
+    async def _not_private(self, update: Update, bot_name: str | None) -> None:
+        # Groups and channels: the bot only speaks in private, to protect people's privacy.
+        # It answers a command addressed to it once; it never reads other group messages.
+        message = update.effective_message
+        if message is None or update.edited_message is not None or message.text is None:
+            return
+        if not _command(message, bot_name):
+            return
+        chat = update.effective_chat
+        if chat is None or chat.type == ChatType.CHANNEL:
+            return
+        key = pseudonym(self.secret, "group", chat.id)
+        await self.runner.submit(key, chat.id, None, "command", data={"name": "group"}, update_id=update.update_id)
+
+    async def _hotline(self, update: Update, bot_name: str | None) -> None:
         """The staff group: replies in a user's topic, /take /bot /close, card buttons."""
         if self.handoff is None:
             return
@@ -201,7 +229,9 @@ class Handlers:
         user_id = await self.handoff.store.user_for_thread(message.message_thread_id)
         if user_id is None:
             return
-        command = _command(message) if message.text else None
+        command = _command(message, bot_name) if message.text else None
+        if command == "":
+            return  # for another bot in the group
         if command is not None:
             if command in STAFF_ACTIONS:
                 await self.runner.submit(
@@ -216,29 +246,45 @@ class Handlers:
             data={"message_id": message.message_id, "staff_id": staff.id, "staff_name": staff.first_name},
         )
 
-    async def _not_private(self, update: Update) -> None:
-        # Groups and channels: the bot only speaks in private, to protect people's privacy.
-        # It answers a command addressed to it once; it never reads other group messages.
-        message = update.effective_message
-        if message is None or update.edited_message is not None or message.text is None:
-            return
-        if _command(message) is None:
-            return
-        chat = update.effective_chat
-        if chat is None or chat.type == ChatType.CHANNEL:
-            return
-        key = pseudonym(self.secret, "group", chat.id)
-        await self.runner.submit(key, chat.id, None, "command", data={"name": "group"}, update_id=update.update_id)
-
-
-def _command(message: Any) -> str | None:
-    """The command name of a message such as `/start` or `/help@DalilBot`, else None."""
+def _command(message: Any, bot_name: str | None = None) -> str | None:
+    """The command of `/start` or `/help@DalilBot`; "" for a command to another bot; else None."""
     text = (message.text or "").strip()
     if not text.startswith("/"):
         return None
     head = text.split()[0][1:]
-    name = head.split("@", 1)[0].lower()
+    name, _, addressee = head.partition("@")
+    if addressee and bot_name and addressee.lower() != bot_name.lower():
+        return ""
+    name = name.lower()
     return name if name.isascii() and name.replace("_", "").isalnum() else "unknown"
+
+
+def install_safe_update_parsing() -> None:
+    """One update python-telegram-bot cannot read must not stop every user.
+
+    PTB parses a whole getUpdates batch at once; one malformed update (say, after a Bot API
+    change) makes it fail, log the raw data (message texts) at CRITICAL and fetch the same batch
+    again forever. Parsed one by one, an unreadable update becomes an empty Update with its id
+    (so the offset moves past it), logged by id and error type only.
+    """
+    if getattr(Update.de_list, "_dalil_safe", False):
+        return
+    original = Update.de_list.__func__  # type: ignore[attr-defined]
+
+    def de_list(cls: type[Update], data: Any, bot: Any = None) -> tuple[Update, ...]:
+        updates: list[Update] = []
+        for item in data or ():
+            try:
+                updates.extend(original(cls, [item], bot))
+            except Exception as exc:
+                update_id = item.get("update_id") if isinstance(item, dict) else None
+                log.error("skipped an unreadable update %s (%s)", update_id, type(exc).__name__)
+                if isinstance(update_id, int):
+                    updates.append(Update(update_id=update_id))
+        return tuple(updates)
+
+    de_list._dalil_safe = True  # type: ignore[attr-defined]
+    Update.de_list = classmethod(de_list)  # type: ignore[method-assign,assignment]
 
 
 async def _answer_query(query: Any, alert: str | None = None) -> None:

@@ -257,3 +257,17 @@ async def test_a_flooding_user_is_slowed_politely_and_others_are_not_delayed(par
     assert [r["message"] for r in rasa.requests if r["sender"] == "flood"] == [
         f"bonjour numéro {n}, encore une question" for n in range(20)
     ]
+
+
+def test_one_unreadable_update_does_not_stop_the_batch() -> None:
+    from telegram import Bot, Update
+
+    from bot.telegram_app import install_safe_update_parsing
+
+    install_safe_update_parsing()
+    good = {"update_id": 7, "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "salut"}}
+    broken = {"update_id": 8, "message": {"message_id": 2, "date": 0, "chat": {"id": 1, "type": "private"},
+                                          "poll": {"id": "p", "question": "?", "options": [{"text": "a"}]}}}
+    updates = Update.de_list([good, broken], Bot("123456:TEST-TOKEN"))
+    assert [u.update_id for u in updates] == [7, 8]
+    assert updates[0].message.text == "salut" and updates[1].effective_message is None
