@@ -57,6 +57,9 @@ MIX: list[tuple[str, str]] = [
 ]
 
 
+CONVERSATION = 8  # messages per simulated person; then a new person (trackers stay realistic)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -196,9 +199,9 @@ async def bare_rasa(stack: Stack, users: int, seconds: float, memory: dict[str, 
         deadline = time.monotonic() + seconds
 
         async def user(n: int) -> None:
-            sender = f"bare-{users}-{n}"
             i = n
             while time.monotonic() < deadline:
+                sender = f"bare-{users}-{n}-{i // CONVERSATION}"
                 lang, text = MIX[i % len(MIX)]
                 i += 1
                 started = time.monotonic()
@@ -239,10 +242,11 @@ async def through_gateway(api: FakeTelegram, users: int, seconds: float, expecte
     deadline = time.monotonic() + seconds
 
     async def user(n: int) -> None:
-        chat = base + n
         i = n
-        got = 0
+        got, chat = 0, 0
         while time.monotonic() < deadline:
+            if chat != base + n * 10000 + i // CONVERSATION:  # a new person every few messages
+                chat, got = base + n * 10000 + i // CONVERSATION, 0
             lang, text = MIX[i % len(MIX)]
             i += 1
             started = time.monotonic()
@@ -332,7 +336,7 @@ async def measure(root: Path, *, seconds: float, levels: tuple[int, ...]) -> str
         via: list[Load] = []
         for index, users in enumerate(levels):
             print(f"gateway, {users} user(s)…", file=sys.stderr, flush=True)
-            via.append(await through_gateway(api, users, seconds, expected, stack, memory, base=100000 * (index + 1)))
+            via.append(await through_gateway(api, users, seconds, expected, stack, memory, base=10_000_000 * (index + 1)))
     finally:
         stack.stop()
         await api.stop()
