@@ -35,9 +35,10 @@ def events_service() -> EventsService:
     """The process's events service, built on first use from EVENTS_URL (default events/events.yml)."""
     global _service
     if _service is None:
-        sources = parse_sources(Settings.from_env().events_url)
+        settings = Settings.from_env()
+        sources = parse_sources(settings.events_url)
         http = httpx.AsyncClient(headers={"User-Agent": "Dalil events reader"}, timeout=10.0)
-        _service = EventsService(http, sources)
+        _service = EventsService(http, sources, ttl=settings.events_ttl)
         log.info("events from %d source(s)", len(sources))
     return _service
 

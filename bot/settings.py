@@ -84,6 +84,7 @@ class Settings:
     hotline_staff_ids: frozenset[int] = frozenset()
     admin_user_ids: frozenset[int] = frozenset()
     events_url: str | None = None
+    events_ttl: float = 300.0
     database_url: str = ""
     tracker_url: str = ""
     redis_url: str | None = None
@@ -145,6 +146,7 @@ class Settings:
             hotline_staff_ids=_ids("HOTLINE_STAFF_IDS", get("HOTLINE_STAFF_IDS", "")),
             admin_user_ids=_ids("ADMIN_USER_IDS", get("ADMIN_USER_IDS", "")),
             events_url=get("EVENTS_URL") or None,
+            events_ttl=_float("EVENTS_TTL", get("EVENTS_TTL"), 300.0),
             database_url=database_url,
             tracker_url=get("TRACKER_DATABASE_URL") or "",
             redis_url=get("REDIS_URL") or None,
