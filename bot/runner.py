@@ -126,24 +126,26 @@ class _Lanes:
 
     async def _run(self, key: str) -> None:
         lease = f"{self._name}:{key}"
-        if self._store is not None and not await self._store.lease(lease, self._owner, LEASE_SECONDS):
-            self._dirty.discard(key)
-            return  # another gateway is working on this person's lane
-        try:
-            while key in self._dirty:
+        while key in self._dirty:
+            if self._store is not None and not await self._store.lease(lease, self._owner, LEASE_SECONDS):
                 self._dirty.discard(key)
-                try:
-                    await self._work(key)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("%s worker failed; retrying soon", self._name)
-                    self.kick_later(key, 2.0)
-                    return
-        finally:
-            if self._store is not None:
-                with contextlib.suppress(Exception):
-                    await self._store.release(lease, self._owner)
+                return  # another gateway is working on this person's lane
+            try:
+                while key in self._dirty:
+                    self._dirty.discard(key)
+                    try:
+                        await self._work(key)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("%s worker failed; retrying soon", self._name)
+                        self.kick_later(key, 2.0)
+                        return
+            finally:
+                if self._store is not None:
+                    with contextlib.suppress(Exception):
+                        await self._store.release(lease, self._owner)
+            # An input that arrived while the lease was being released loops us round again.
 
     async def renew(self, key: str) -> None:
         if self._store is not None:
@@ -178,6 +180,7 @@ class Runner:
         on_purge: Any = None,
         flood: FloodGuard | None = None,
         owner: str = "",
+        leases: bool = True,
     ) -> None:
         self.flood = flood or FloodGuard()
         self.on_purge = on_purge  # async (user_id) -> None, after a "purge_user" body is sent
@@ -188,8 +191,11 @@ class Runner:
         self.sweep_every = sweep_every
         self._sweep_enabled = sweep
         self.owner = owner or default_owner()
-        self._inbox = _Lanes(self._process_inbox, "inbox", store, self.owner)
-        self._outbox = _Lanes(self._send_outbox, "outbox", store, self.owner)
+        # Leases matter only when several gateways share a server database; with SQLite there
+        # is one gateway (it is documented), and each lease costs two transactions per message.
+        lease_store = store if leases else None
+        self._inbox = _Lanes(self._process_inbox, "inbox", lease_store, self.owner)
+        self._outbox = _Lanes(self._send_outbox, "outbox", lease_store, self.owner)
         self._sweeper: asyncio.Task[None] | None = None
         self._periodic: list[list[Any]] = []  # [every_seconds, next_due, coroutine function]
         self._submit_locks: dict[str, asyncio.Lock] = {}

@@ -129,35 +129,33 @@ class Store:
         await self.engine.dispose()
 
     # -- users ----------------------------------------------------------------------------
-    async def touch_user(self, user_id: str, chat_id: int | None, telegram_code: str | None) -> User:
-        """Create the user on first contact, refresh chat id / language code / last seen."""
+    async def touch_user(self, user_id: str, chat_id: int | None, telegram_code: str | None) -> None:
+        """Create the user on first contact; refresh chat id, language code, and last seen (hourly)."""
         now = utcnow()
-        async with self.engine.begin() as conn:
-            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
-            if row is None:
-                try:
-                    await conn.execute(
-                        users.insert().values(
-                            id=user_id,
-                            chat_id=chat_id,
-                            telegram_code=telegram_code,
-                            darija=False,
-                            lang_asked=False,
-                            created_at=now,
-                            last_seen_at=now,
-                        )
-                    )
-                except IntegrityError:  # created concurrently
-                    pass
-            else:
-                values: dict[str, Any] = {"last_seen_at": now}
-                if chat_id is not None and chat_id != row.chat_id:
-                    values["chat_id"] = chat_id
-                if telegram_code and telegram_code != row.telegram_code:
-                    values["telegram_code"] = telegram_code
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(
+                sa.select(users.c.chat_id, users.c.telegram_code, users.c.last_seen_at).where(users.c.id == user_id)
+            )).first()
+        if row is None:
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.execute(users.insert().values(
+                        id=user_id, chat_id=chat_id, telegram_code=telegram_code, darija=False,
+                        lang_asked=False, created_at=now, last_seen_at=now,
+                    ))
+            except IntegrityError:  # created concurrently
+                pass
+            return
+        values: dict[str, Any] = {}
+        if chat_id is not None and chat_id != row.chat_id:
+            values["chat_id"] = chat_id
+        if telegram_code and telegram_code != row.telegram_code:
+            values["telegram_code"] = telegram_code
+        if now - row.last_seen_at > dt.timedelta(hours=1):  # retention needs days, not seconds
+            values["last_seen_at"] = now
+        if values:
+            async with self.engine.begin() as conn:
                 await conn.execute(users.update().where(users.c.id == user_id).values(**values))
-            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
-        return _user(row)
 
     async def get_user(self, user_id: str) -> User | None:
         async with self.engine.connect() as conn:
