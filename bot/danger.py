@@ -11,21 +11,29 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.content import load_yaml
-from bot.phrases import PhraseIndex
+from bot.phrases import PhraseIndex, fold
 from bot.settings import PROJECT_ROOT
 
 DEFAULT_PATH = PROJECT_ROOT / "content" / "danger_words.yml"
 
 
 @lru_cache(maxsize=4)
-def _index(path: Path, mtime_ns: int) -> PhraseIndex:
-    return PhraseIndex(load_yaml(path) or {})
+def _index(path: Path, mtime_ns: int) -> tuple[PhraseIndex, PhraseIndex]:
+    raw = dict(load_yaml(path) or {})
+    if_words = raw.pop("if_words", None) or []
+    return PhraseIndex(raw), PhraseIndex({"if": if_words})
 
 
 def is_urgent(text: str, path: Path = DEFAULT_PATH) -> bool:
-    """True when the message contains a danger phrase in any language."""
+    """True when the message contains a danger phrase, not put as a hypothesis, in any language."""
     try:
         mtime = path.stat().st_mtime_ns
     except OSError:
         return False
-    return text in _index(path, mtime)
+    danger, hypothetical = _index(path, mtime)
+    folded = fold(text)
+    for start, _end in danger.spans(folded, folded=True):
+        before = folded[:start].split()[-4:]
+        if not hypothetical.labels(" ".join(before)):
+            return True
+    return False

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,10 +57,29 @@ def load_examples(folder: Path) -> list[Example]:
 def predicted_label(parse: dict[str, Any]) -> str:
     intent = (parse.get("intent") or {}).get("name") or ""
     if intent == "faq":
-        selector = (parse.get("response_selector") or {}).get("faq") or {}
-        key = (selector.get("response") or {}).get("intent_response_key")
-        return str(key or "faq")
+        return _faq_key(parse)
     return str(intent)
+
+
+def _faq_key(parse: dict[str, Any]) -> str:
+    selector = (parse.get("response_selector") or {}).get("faq") or {}
+    return str((selector.get("response") or {}).get("intent_response_key") or "faq")
+
+
+def answered_labels(parse: dict[str, Any]) -> set[str]:
+    """What the user actually receives for this parse.
+
+    When danger words override a question the classifiers recognised as an FAQ topic
+    ("la police m'arrête maintenant, j'ai droit à un avocat ?"), the user gets the emergency
+    numbers AND that topic's answer (actions.dialogue.ActionUrgent, same rule: FAQ second in
+    the ranking with confidence ≥ 0.5): both labels count as answered.
+    """
+    label = predicted_label(parse)
+    labels = {label}
+    ranking = parse.get("intent_ranking") or []
+    if label == "urgent" and len(ranking) > 1 and ranking[1].get("name") == "faq" and float(ranking[1].get("confidence") or 0) >= 0.5:
+        labels.add(_faq_key(parse))
+    return labels
 
 
 @dataclass
@@ -72,6 +91,17 @@ class Report:
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
     misses: list[tuple[Example, str]] = field(default_factory=list)
     seconds: float = 0.0
+
+    def add(self, example: Example, parse: dict[str, Any]) -> None:
+        self.total[example.way] += 1
+        self.topic_total[example.label] += 1
+        if example.label in answered_labels(parse):
+            self.right[example.way] += 1
+            self.topic_right[example.label] += 1
+        else:
+            got = predicted_label(parse)
+            self.confusions[(example.label, got)] += 1
+            self.misses.append((example, got))
 
     def accuracy(self, way: str) -> float:
         return self.right[way] / self.total[way] if self.total[way] else 0.0
@@ -115,25 +145,15 @@ async def evaluate(rasa: RasaClient, examples: list[Example], *, concurrency: in
     report = Report()
     semaphore = asyncio.Semaphore(concurrency)
 
-    async def one(example: Example) -> tuple[Example, str]:
+    async def one(example: Example) -> tuple[Example, dict[str, Any]]:
         async with semaphore:
-            return example, predicted_label(await rasa.parse(example.text))
+            return example, await rasa.parse(example.text)
 
     started = time.monotonic()
     results = await asyncio.gather(*(one(e) for e in examples))
     report.seconds = time.monotonic() - started
-    by_label: dict[str, list[bool]] = defaultdict(list)
-    for example, got in results:
-        ok = got == example.label
-        report.total[example.way] += 1
-        report.topic_total[example.label] += 1
-        by_label[example.label].append(ok)
-        if ok:
-            report.right[example.way] += 1
-            report.topic_right[example.label] += 1
-        else:
-            report.confusions[(example.label, got)] += 1
-            report.misses.append((example, got))
+    for example, parse in results:
+        report.add(example, parse)
     return report
 
 

@@ -52,6 +52,12 @@ class PhraseIndex:
                 seen.append(label)
         return seen
 
+    def spans(self, text: str, *, folded: bool = False) -> list[tuple[int, int]]:
+        """Where the phrases occur in the folded text (start, end)."""
+        if self._pattern is None:
+            return []
+        return [m.span() for m in self._pattern.finditer(text if folded else fold(text))]
+
     def _wildcard_label(self, found: str) -> str:
         for phrase, label in self._label.items():
             if "*" in phrase and re.fullmatch(_regex(phrase), found):

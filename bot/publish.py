@@ -85,8 +85,6 @@ def evaluate_model(model: Path, folder: Path) -> Report:
     """Held-out evaluation of a model file, in this process (Rasa is imported here only)."""
     from rasa.core.agent import Agent
 
-    from bot.nlu_eval import predicted_label
-
     agent = Agent.load(str(model))
     examples = load_examples(folder)
     report = Report()
@@ -94,16 +92,7 @@ def evaluate_model(model: Path, folder: Path) -> Report:
     async def run() -> None:
         started = time.monotonic()
         for example in examples:
-            parse = await agent.parse_message(example.text)
-            got = predicted_label(parse)
-            report.total[example.way] += 1
-            report.topic_total[example.label] += 1
-            if got == example.label:
-                report.right[example.way] += 1
-                report.topic_right[example.label] += 1
-            else:
-                report.confusions[(example.label, got)] += 1
-                report.misses.append((example, got))
+            report.add(example, await agent.parse_message(example.text))
         report.seconds = time.monotonic() - started
 
     asyncio.run(run())

@@ -117,3 +117,15 @@ def test_broken_yaml_is_reported_not_raised(project: Path) -> None:
     (project / "faq" / "work.yml").write_text("id: work\nanswer: [unclosed\n")
     [problem] = messages(project)
     assert "faq/work.yml" in problem and "YAML" in problem
+
+
+def test_held_out_scoring_counts_what_the_user_receives() -> None:
+    from bot.nlu_eval import answered_labels
+
+    faq = {"intent": {"name": "faq"}, "response_selector": {"faq": {"response": {"intent_response_key": "faq/legal_aid"}}}}
+    assert answered_labels(faq) == {"faq/legal_aid"}
+    urgent_over_faq = {**faq, "intent": {"name": "urgent"},
+                       "intent_ranking": [{"name": "urgent", "confidence": 1.0}, {"name": "faq", "confidence": 0.9}]}
+    assert answered_labels(urgent_over_faq) == {"urgent", "faq/legal_aid"}
+    weak = {**urgent_over_faq, "intent_ranking": [{"name": "urgent", "confidence": 1.0}, {"name": "faq", "confidence": 0.2}]}
+    assert answered_labels(weak) == {"urgent"}
