@@ -150,7 +150,10 @@ def cmd_lang(args: argparse.Namespace) -> int:
 def cmd_lang_eval(args: argparse.Namespace) -> int:
     from bot import lang_eval
 
-    return lang_eval.main([args.folder] if args.folder else None) or 0
+    argv = [args.folder] if args.folder else []
+    if args.split:
+        argv += ["--split", args.split]
+    return lang_eval.main(argv or None) or 0
 
 
 def cmd_faq(args: argparse.Namespace) -> int:
@@ -276,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("lang", help="detect the language of each stdin line").set_defaults(func=cmd_lang)
     lang_eval = sub.add_parser("lang-eval", help="measure the language detector")
     lang_eval.add_argument("folder", nargs="?", help="language-id data (default ../shared/data/langid)")
+    lang_eval.add_argument("--split", choices=["dev", "holdout"], help="even rows (dev) or odd rows (holdout) only")
     lang_eval.set_defaults(func=cmd_lang_eval)
     faq = sub.add_parser("faq", help="FAQ tools")
     faq.add_argument("action", choices=["validate", "export", "import", "generate", "check", "publish", "rollback"])
