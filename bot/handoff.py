@@ -183,7 +183,7 @@ class HandoffService:
         if hours.is_open(now):
             minutes = int(self._config().get("usual_wait_minutes") or 30)
             return {"text": self.library.text("handoff_opened", lang, minutes=minutes), "lang": lang}
-        when = format_opening(hours.next_opening(now), lang)
+        when = format_opening(hours.next_opening(now), lang, self.library)
         return {"text": self.library.text("handoff_opened_closed_hours", lang, when=when), "lang": lang}
 
     def _by_phone(self, lang: str) -> Body:
@@ -340,10 +340,12 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def format_opening(moment: dt.datetime, lang: str) -> str:
-    """"lundi 1 décembre à 09:00" in the user's language (Babel)."""
+def format_opening(moment: dt.datetime, lang: str, library: Library | None = None) -> str:
+    """"lundi 1 décembre à 09:00" in the user's language (Babel; the pattern is content data)."""
     from babel.dates import format_datetime
 
+    from bot.content import library as default_library
+
+    lib = library or default_library()
     locale = {"fr": "fr_FR", "ar": "ar_MA", "en": "en_GB"}.get(lang, "fr_FR")
-    pattern = {"fr": "EEEE d MMMM 'à' HH:mm", "ar": "EEEE d MMMM، HH:mm", "en": "EEEE d MMMM 'at' HH:mm"}.get(lang, "EEEE d MMMM HH:mm")
-    return format_datetime(moment, pattern, locale=locale)
+    return format_datetime(moment, lib.text("opening_time_pattern", lang), locale=locale)
