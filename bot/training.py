@@ -134,18 +134,22 @@ def stale_generated(lib: Library) -> list[Path]:
     ]
 
 
-def model_inputs(root: Path) -> list[Path]:
-    files = [root / "config.yml", root / "domain.yml"]
-    files += sorted((root / "nlu_data").rglob("*.yml"))
-    files += sorted((root / "nlu").glob("*.py"))
-    files.append(root / "bot" / "textnorm.py")
-    return [f for f in files if f.is_file()]
+CODE_ROOT = Path(__file__).resolve().parents[1]  # the installed code, wherever the data is
+
+
+def model_inputs(root: Path) -> list[tuple[str, Path]]:
+    """Everything that shapes the model: the project's data and the code Rasa runs with it."""
+    files = [root / "config.yml", root / "domain.yml", *sorted((root / "nlu_data").rglob("*.yml"))]
+    inputs = [(str(f.relative_to(root)), f) for f in files if f.is_file()]
+    code = [*sorted((CODE_ROOT / "nlu").glob("*.py")), CODE_ROOT / "bot" / "textnorm.py"]
+    inputs += [(str(f.relative_to(CODE_ROOT)), f) for f in code if f.is_file()]
+    return inputs
 
 
 def fingerprint(root: Path) -> str:
     digest = hashlib.sha256(RASA_VERSION.encode())
-    for path in model_inputs(root):
-        digest.update(str(path.relative_to(root)).encode())
+    for name, path in model_inputs(root):
+        digest.update(name.encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")
