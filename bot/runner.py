@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from bot.engine import Engine
 from bot.rasa_client import RasaUnavailable
-from bot.store import Store, User, utcnow
+from bot.store import InboxItem, OutboxItem, Store, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ class FloodGuard:
 
 USER_KINDS = ("text", "media", "command", "callback")
 LEASE_SECONDS = 90.0  # longer than one Rasa call with its timeout
+BATCH = 20  # inputs or replies read from the database at once for one person
 
 
 def default_owner() -> str:
@@ -194,6 +195,7 @@ class Runner:
         # Leases matter only when several gateways share a server database; with SQLite there
         # is one gateway (it is documented), and each lease costs two transactions per message.
         lease_store = store if leases else None
+        self._leases = leases
         self._inbox = _Lanes(self._process_inbox, "inbox", lease_store, self.owner)
         self._outbox = _Lanes(self._send_outbox, "outbox", lease_store, self.owner)
         self._sweeper: asyncio.Task[None] | None = None
@@ -256,8 +258,10 @@ class Runner:
         """Store one input and wake the user's worker. False if it was a duplicate update."""
         lock = self._submit_locks.setdefault(user_id, asyncio.Lock())
         async with lock:  # one person's inputs are stored in the order they arrived
-            await self.store.touch_user(user_id, chat_id, telegram_code)
-            item_id = await self.store.inbox_add(user_id, kind, text=text, data=data, update_id=update_id)
+            item_id = await self.store.inbox_add(
+                user_id, kind, text=text, data=data, update_id=update_id,
+                chat_id=chat_id, telegram_code=telegram_code, touch=True,
+            )
         if not lock.locked() and not getattr(lock, "_waiters", None):
             self._submit_locks.pop(user_id, None)  # no one else is waiting: free the memory
         if item_id is None:
@@ -288,46 +292,58 @@ class Runner:
         return False
 
     # -- workers --------------------------------------------------------------------------
+    def _more(self, fetched: int) -> bool:
+        """After a batch: read the lane again? A kick during the batch already loops the lane;
+        with several gateways, another one may have stored an input for this person, so look."""
+        return fetched == BATCH or (self._leases and fetched > 0)
+
     async def _process_inbox(self, user_id: str) -> None:
         while True:
-            item = await self.store.inbox_next(user_id)
-            if item is None:
+            items, user = await self.store.inbox_pending(user_id, BATCH)
+            for n, item in enumerate(items):
+                if not await self._process_one(item, user if n == 0 else await self.store.get_user(user_id)):
+                    return
+            if not self._more(len(items)):
                 return
-            wait = (item.next_attempt_at - utcnow()).total_seconds()
-            if wait > 0:
-                self._inbox.kick_later(user_id, wait)
-                return
-            await self._inbox.renew(user_id)
-            user = await self.store.get_user(user_id)
-            if user is None:  # forgotten meanwhile
-                return
-            if item.kind in USER_KINDS and self.flood.flooding(user_id):
-                if self.flood.warn_once(user_id) and user.chat_id is not None:
-                    lang = self.engine.reply_language(user)
-                    await self.store.outbox_add(user.id, user.chat_id, [{"text": self.engine.library.text("slow_down", lang), "lang": lang}])
-                    self._outbox.kick(user_id)
-                await asyncio.sleep(self.flood.pace)
-            acked = item.acked
-            task = asyncio.create_task(self.engine.process(item, user))
-            try:
-                done, _ = await asyncio.wait({task}, timeout=self.ack_after)
-                if not done and not acked:
-                    await self._ack(user)
-                    acked = True
-                bodies = await task
-            except RasaUnavailable as exc:
-                delay = backoff(item.attempts, base=2.0, cap=30.0)
-                log.warning("Rasa unavailable (%s); input %s retried in %.0f s", exc, item.id, delay)
-                if not acked:
-                    await self._ack(user)
-                await self.store.inbox_retry(item.id, delay, acked=True)
-                self._inbox.kick_later(user_id, delay)
-                return
-            except Exception:
-                log.exception("processing input %s failed", item.id)
-                bodies = [{"text": self.engine.library.text("answer_failed", self.engine.reply_language(user))}]
-            await self.store.inbox_done(item, user.chat_id, bodies)
-            self._outbox.kick(user_id)
+
+    async def _process_one(self, item: InboxItem, user: User | None) -> bool:
+        """Answer one input; False when the lane must stop here (retry later, user forgotten)."""
+        user_id = item.user_id
+        wait = (item.next_attempt_at - utcnow()).total_seconds()
+        if wait > 0:
+            self._inbox.kick_later(user_id, wait)
+            return False
+        await self._inbox.renew(user_id)
+        if user is None:  # forgotten meanwhile
+            return False
+        if item.kind in USER_KINDS and self.flood.flooding(user_id):
+            if self.flood.warn_once(user_id) and user.chat_id is not None:
+                lang = self.engine.reply_language(user)
+                await self.store.outbox_add(user.id, user.chat_id, [{"text": self.engine.library.text("slow_down", lang), "lang": lang}])
+                self._outbox.kick(user_id)
+            await asyncio.sleep(self.flood.pace)
+        acked = item.acked
+        task = asyncio.create_task(self.engine.process(item, user))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.ack_after)
+            if not done and not acked:
+                await self._ack(user)
+                acked = True
+            bodies = await task
+        except RasaUnavailable as exc:
+            delay = backoff(item.attempts, base=2.0, cap=30.0)
+            log.warning("Rasa unavailable (%s); input %s retried in %.0f s", exc, item.id, delay)
+            if not acked:
+                await self._ack(user)
+            await self.store.inbox_retry(item.id, delay, acked=True)
+            self._inbox.kick_later(user_id, delay)
+            return False
+        except Exception:
+            log.exception("processing input %s failed", item.id)
+            bodies = [{"text": self.engine.library.text("answer_failed", self.engine.reply_language(user))}]
+        await self.store.inbox_done(item, user.chat_id, bodies)
+        self._outbox.kick(user_id)
+        return True
 
     async def _ack(self, user: User) -> None:
         if user.chat_id is None:
@@ -340,27 +356,35 @@ class Runner:
 
     async def _send_outbox(self, user_id: str) -> None:
         while True:
-            item = await self.store.outbox_next(user_id)
-            if item is None:
+            items = await self.store.outbox_pending(user_id, BATCH)
+            for item in items:
+                if not await self._send_one(item):
+                    return
+            if not self._more(len(items)):
                 return
-            wait = (item.next_attempt_at - utcnow()).total_seconds()
-            if wait > 0:
-                self._outbox.kick_later(user_id, wait)
-                return
-            await self._outbox.renew(user_id)
-            try:
-                message_id = await self.transport.send(item.chat_id, item.body)
-            except SendRetry as exc:
-                delay = max(exc.delay, backoff(item.attempts, base=0.5, cap=60.0) if exc.delay <= 0 else exc.delay)
-                log.warning("send %s postponed %.1f s: %s", item.id, delay, exc)
-                await self.store.outbox_retry(item.id, delay)
-                self._outbox.kick_later(user_id, delay)
-                return
-            except SendFailed as exc:
-                log.warning("send %s dropped: %s", item.id, exc)
-                await self.store.outbox_failed(item.id)
-                continue
-            await self.store.outbox_sent(item.id, message_id)
-            if item.body.get("purge_user") and self.on_purge is not None:
-                await self.on_purge(user_id)
-                return
+
+    async def _send_one(self, item: OutboxItem) -> bool:
+        """Send one reply; False when the lane must stop here (retry later, user purged)."""
+        user_id = item.user_id
+        wait = (item.next_attempt_at - utcnow()).total_seconds()
+        if wait > 0:
+            self._outbox.kick_later(user_id, wait)
+            return False
+        await self._outbox.renew(user_id)
+        try:
+            message_id = await self.transport.send(item.chat_id, item.body)
+        except SendRetry as exc:
+            delay = max(exc.delay, backoff(item.attempts, base=0.5, cap=60.0) if exc.delay <= 0 else exc.delay)
+            log.warning("send %s postponed %.1f s: %s", item.id, delay, exc)
+            await self.store.outbox_retry(item.id, delay)
+            self._outbox.kick_later(user_id, delay)
+            return False
+        except SendFailed as exc:
+            log.warning("send %s dropped: %s", item.id, exc)
+            await self.store.outbox_failed(item.id)
+            return True
+        await self.store.outbox_sent(item.id, message_id)
+        if item.body.get("purge_user") and self.on_purge is not None:
+            await self.on_purge(user_id)
+            return False
+        return True

@@ -11,11 +11,12 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.schema import callbacks, handoffs, hotline_topics, inbox, leases, outbox, users
 
@@ -119,6 +120,28 @@ def _inbox(row: Any) -> InboxItem:
     )
 
 
+async def _touch(conn: AsyncConnection, user_id: str, chat_id: int | None, telegram_code: str | None) -> None:
+    now = utcnow()
+    row = (await conn.execute(
+        sa.select(users.c.chat_id, users.c.telegram_code, users.c.last_seen_at).where(users.c.id == user_id)
+    )).first()
+    if row is None:
+        await conn.execute(users.insert().values(
+            id=user_id, chat_id=chat_id, telegram_code=telegram_code, darija=False,
+            lang_asked=False, created_at=now, last_seen_at=now,
+        ))
+        return
+    values: dict[str, Any] = {}
+    if chat_id is not None and chat_id != row.chat_id:
+        values["chat_id"] = chat_id
+    if telegram_code and telegram_code != row.telegram_code:
+        values["telegram_code"] = telegram_code
+    if now - row.last_seen_at > dt.timedelta(hours=1):  # retention needs days, not seconds
+        values["last_seen_at"] = now
+    if values:
+        await conn.execute(users.update().where(users.c.id == user_id).values(**values))
+
+
 class Store:
     """Async access to the gateway's tables."""
 
@@ -131,31 +154,11 @@ class Store:
     # -- users ----------------------------------------------------------------------------
     async def touch_user(self, user_id: str, chat_id: int | None, telegram_code: str | None) -> None:
         """Create the user on first contact; refresh chat id, language code, and last seen (hourly)."""
-        now = utcnow()
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(
-                sa.select(users.c.chat_id, users.c.telegram_code, users.c.last_seen_at).where(users.c.id == user_id)
-            )).first()
-        if row is None:
-            try:
-                async with self.engine.begin() as conn:
-                    await conn.execute(users.insert().values(
-                        id=user_id, chat_id=chat_id, telegram_code=telegram_code, darija=False,
-                        lang_asked=False, created_at=now, last_seen_at=now,
-                    ))
-            except IntegrityError:  # created concurrently
-                pass
-            return
-        values: dict[str, Any] = {}
-        if chat_id is not None and chat_id != row.chat_id:
-            values["chat_id"] = chat_id
-        if telegram_code and telegram_code != row.telegram_code:
-            values["telegram_code"] = telegram_code
-        if now - row.last_seen_at > dt.timedelta(hours=1):  # retention needs days, not seconds
-            values["last_seen_at"] = now
-        if values:
+        try:
             async with self.engine.begin() as conn:
-                await conn.execute(users.update().where(users.c.id == user_id).values(**values))
+                await _touch(conn, user_id, chat_id, telegram_code)
+        except IntegrityError:  # created concurrently
+            pass
 
     async def get_user(self, user_id: str) -> User | None:
         async with self.engine.connect() as conn:
@@ -187,43 +190,67 @@ class Store:
         text: str | None = None,
         data: dict[str, Any] | None = None,
         update_id: int | None = None,
+        chat_id: int | None = None,
+        telegram_code: str | None = None,
+        touch: bool = False,
     ) -> int | None:
-        """Store one input; None when this Telegram update was already stored."""
-        now = utcnow()
-        try:
-            async with self.engine.begin() as conn:
-                result = await conn.execute(
-                    inbox.insert().values(
-                        user_id=user_id,
-                        update_id=update_id,
-                        kind=kind,
-                        text=text,
-                        data=json.dumps(data or {}, ensure_ascii=False),
-                        status="pending",
-                        attempts=0,
-                        acked=False,
-                        received_at=now,
-                        next_attempt_at=now,
-                    )
-                )
-                return int(result.inserted_primary_key[0])
-        except IntegrityError:
-            return None
+        """Store one input; None when this Telegram update was already stored.
 
-    async def inbox_next(self, user_id: str) -> InboxItem | None:
-        """The user's oldest unprocessed input (inputs are handled strictly in order)."""
+        With `touch`, the user is created or refreshed in the same transaction (one commit per
+        incoming message instead of two).
+        """
+        now = utcnow()
+        for attempt in (1, 2):
+            try:
+                async with self.engine.begin() as conn:
+                    if touch:
+                        await _touch(conn, user_id, chat_id, telegram_code)
+                    result = await conn.execute(
+                        inbox.insert().values(
+                            user_id=user_id,
+                            update_id=update_id,
+                            kind=kind,
+                            text=text,
+                            data=json.dumps(data or {}, ensure_ascii=False),
+                            status="pending",
+                            attempts=0,
+                            acked=False,
+                            received_at=now,
+                            next_attempt_at=now,
+                        )
+                    )
+                    return int(result.inserted_primary_key[0])
+            except IntegrityError:
+                # A duplicate update, or the user created concurrently by another gateway:
+                # the second attempt tells them apart (the user exists by then).
+                if attempt == 2 or not touch:
+                    return None
+        return None
+
+    async def inbox_pending(self, user_id: str, limit: int) -> tuple[list[InboxItem], User | None]:
+        """The user's oldest unprocessed inputs, in order, with the user row, in one query."""
         async with self.engine.connect() as conn:
-            row = (
+            rows = (
                 await conn.execute(
-                    sa.select(inbox)
+                    sa.select(inbox, *[column.label(f"u_{column.name}") for column in users.c])
+                    .join(users, users.c.id == inbox.c.user_id)
                     .where(inbox.c.user_id == user_id, inbox.c.status == "pending")
                     # Telegram's update ids give the order the person wrote in, even when
                     # concurrent handlers stored the updates in another order.
                     .order_by(inbox.c.update_id.is_(None), inbox.c.update_id, inbox.c.id)
-                    .limit(1)
+                    .limit(limit)
                 )
-            ).first()
-        return _inbox(row) if row else None
+            ).all()
+        if not rows:
+            return [], None
+        first = rows[0]._mapping
+        user = _user(SimpleNamespace(**{column.name: first[f"u_{column.name}"] for column in users.c}))
+        return [_inbox(row) for row in rows], user
+
+    async def inbox_next(self, user_id: str) -> InboxItem | None:
+        """The user's oldest unprocessed input (inputs are handled strictly in order)."""
+        items, _ = await self.inbox_pending(user_id, 1)
+        return items[0] if items else None
 
     async def inbox_pending_count(self, user_id: str) -> int:
         async with self.engine.connect() as conn:
@@ -305,25 +332,31 @@ class Store:
                 )
 
     async def outbox_next(self, user_id: str) -> OutboxItem | None:
+        items = await self.outbox_pending(user_id, 1)
+        return items[0] if items else None
+
+    async def outbox_pending(self, user_id: str, limit: int) -> list[OutboxItem]:
+        """The user's unsent replies, oldest first."""
         async with self.engine.connect() as conn:
-            row = (
+            rows = (
                 await conn.execute(
                     sa.select(outbox)
                     .where(outbox.c.user_id == user_id, outbox.c.status == "pending")
                     .order_by(outbox.c.id)
-                    .limit(1)
+                    .limit(limit)
                 )
-            ).first()
-        if row is None:
-            return None
-        return OutboxItem(
-            id=row.id,
-            user_id=row.user_id,
-            chat_id=row.chat_id,
-            body=json.loads(row.body),
-            attempts=row.attempts,
-            next_attempt_at=row.next_attempt_at,
-        )
+            ).all()
+        return [
+            OutboxItem(
+                id=row.id,
+                user_id=row.user_id,
+                chat_id=row.chat_id,
+                body=json.loads(row.body),
+                attempts=row.attempts,
+                next_attempt_at=row.next_attempt_at,
+            )
+            for row in rows
+        ]
 
     async def outbox_sent(self, item_id: int, message_id: int | None) -> None:
         async with self.engine.begin() as conn:
