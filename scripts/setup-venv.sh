@@ -36,7 +36,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; assert sys.ve
   "$PY" -m venv .venv
 fi
 started=$(date +%s)
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade "pip<26" wheel
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --upgrade "pip<26" "wheel<0.46"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 .venv/bin/python -m pip check
 echo "Set-up done in $(( $(date +%s) - started )) s."
