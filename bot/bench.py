@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import secrets
 import signal
 import socket
@@ -26,6 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -84,6 +86,18 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time of a process (this one when pid is None)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def describe_machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -110,6 +124,11 @@ class Load:
     latencies: list[float] = field(default_factory=list)  # seconds, first reply
     replies: int = 0
     seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # process -> CPU seconds during the load
+
+    def cpu_per_reply(self) -> str:
+        parts = [f"{name} {seconds * 1000 / self.replies:.1f}" for name, seconds in self.cpu.items() if self.replies]
+        return ", ".join(parts)
 
     @property
     def throughput(self) -> float:
@@ -176,6 +195,12 @@ class Stack:
             time.sleep(0.3)
         raise SystemExit(f"{url} did not start; see {self.var / 'log'}")
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each part, and of this process (load generator + fake Bot API)."""
+        used = {name: cpu_seconds(proc.pid) for name, proc in self.procs.items() if proc.poll() is None}
+        used["load generator + fake Bot API"] = cpu_seconds()
+        return used
+
     def memory(self) -> dict[str, float]:
         return {name: rss_mb(proc.pid) for name, proc in self.procs.items() if proc.poll() is None}
 
@@ -209,12 +234,20 @@ async def bare_rasa(stack: Stack, users: int, seconds: float, memory: dict[str, 
                 load.latencies.append(time.monotonic() - started)
                 load.replies += 1
 
-        started = time.monotonic()
-        sampler = asyncio.create_task(_sample(stack, memory))
-        await asyncio.gather(*(user(n) for n in range(users)))
-        sampler.cancel()
-        load.seconds = time.monotonic() - started
+        await _run_load(load, stack, memory, user)
     return load
+
+
+async def _run_load(load: Load, stack: Stack, memory: dict[str, float], user: Any) -> None:
+    """Run `load.users` closed-loop users; record duration, peak memory and CPU used per part."""
+    before = stack.cpu()
+    started = time.monotonic()
+    sampler = asyncio.create_task(_sample(stack, memory))
+    await asyncio.gather(*(user(n) for n in range(load.users)))
+    sampler.cancel()
+    load.seconds = time.monotonic() - started
+    after = stack.cpu()
+    load.cpu = {name: after[name] - before.get(name, 0.0) for name in after if after[name] - before.get(name, 0.0) > 0.01}
 
 
 async def _sample(stack: Stack, memory: dict[str, float]) -> None:
@@ -256,11 +289,7 @@ async def through_gateway(api: FakeTelegram, users: int, seconds: float, expecte
             got += expected[text]
             load.replies += 1
 
-    started = time.monotonic()
-    sampler = asyncio.create_task(_sample(stack, memory))
-    await asyncio.gather(*(user(n) for n in range(users)))
-    sampler.cancel()
-    load.seconds = time.monotonic() - started
+    await _run_load(load, stack, memory, user)
     return load
 
 
@@ -377,6 +406,10 @@ def report(bare: list[Load], via: list[Load], parse: list[float], detect_rate: f
     if ten:
         lines.append(f"| p95 at 10 users through the gateway | {percentile([x * 1000 for x in ten.latencies], 95):.0f} ms | ≤ 300 ms |")
     lines.append(f"| gateway / bare Rasa throughput | {ratio:.2f} | ≥ 0.90 |")
+    bare_ten = next((b for b in bare if b.users == 10), None)
+    if bare_ten and ten:
+        lines.append(f"| CPU ms per reply at 10 users, bare Rasa | {bare_ten.cpu_per_reply()} | |")
+        lines.append(f"| CPU ms per reply at 10 users, through the gateway | {ten.cpu_per_reply()} | |")
     if one_bare and one_gw:
         added = percentile([x * 1000 for x in one_gw.latencies], 50) - percentile([x * 1000 for x in one_bare.latencies], 50)
         lines.append(f"| latency the gateway adds at p50 (1 user) | {added:.1f} ms | ≤ 5 ms |")
