@@ -120,11 +120,42 @@ def _inbox(row: Any) -> InboxItem:
     )
 
 
+# The statements every message goes through, built once: SQLAlchemy then skips rebuilding
+# them and recomputing their cache keys (~70 µs each, measured; see docs/benchmarks.md).
+_USER_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("b_user"))
+_USER_SEEN = sa.select(users.c.chat_id, users.c.telegram_code, users.c.last_seen_at).where(
+    users.c.id == sa.bindparam("b_user")
+)
+_INBOX_PENDING = (
+    sa.select(inbox, *[column.label(f"u_{column.name}") for column in users.c])
+    .join(users, users.c.id == inbox.c.user_id)
+    .where(inbox.c.user_id == sa.bindparam("b_user"), inbox.c.status == "pending")
+    # Telegram's update ids give the order the person wrote in, even when concurrent
+    # handlers stored the updates in another order.
+    .order_by(inbox.c.update_id.is_(None), inbox.c.update_id, inbox.c.id)
+    .limit(sa.bindparam("b_limit"))
+)
+_INBOX_DONE = (
+    inbox.update().where(inbox.c.id == sa.bindparam("b_id")).values(status="done", done_at=sa.bindparam("b_at"))
+)
+_INBOX_ADD = inbox.insert()
+_OUTBOX_ADD = outbox.insert()
+_OUTBOX_PENDING = (
+    sa.select(outbox)
+    .where(outbox.c.user_id == sa.bindparam("b_user"), outbox.c.status == "pending")
+    .order_by(outbox.c.id)
+    .limit(sa.bindparam("b_limit"))
+)
+_OUTBOX_SENT = (
+    outbox.update()
+    .where(outbox.c.id == sa.bindparam("b_id"))
+    .values(status="sent", sent_at=sa.bindparam("b_at"), message_id=sa.bindparam("b_message"))
+)
+
+
 async def _touch(conn: AsyncConnection, user_id: str, chat_id: int | None, telegram_code: str | None) -> None:
     now = utcnow()
-    row = (await conn.execute(
-        sa.select(users.c.chat_id, users.c.telegram_code, users.c.last_seen_at).where(users.c.id == user_id)
-    )).first()
+    row = (await conn.execute(_USER_SEEN, {"b_user": user_id})).first()
     if row is None:
         await conn.execute(users.insert().values(
             id=user_id, chat_id=chat_id, telegram_code=telegram_code, darija=False,
@@ -162,7 +193,7 @@ class Store:
 
     async def get_user(self, user_id: str) -> User | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+            row = (await conn.execute(_USER_BY_ID, {"b_user": user_id})).first()
         return _user(row) if row else None
 
     async def set_language(
@@ -205,20 +236,18 @@ class Store:
                 async with self.engine.begin() as conn:
                     if touch:
                         await _touch(conn, user_id, chat_id, telegram_code)
-                    result = await conn.execute(
-                        inbox.insert().values(
-                            user_id=user_id,
-                            update_id=update_id,
-                            kind=kind,
-                            text=text,
-                            data=json.dumps(data or {}, ensure_ascii=False),
-                            status="pending",
-                            attempts=0,
-                            acked=False,
-                            received_at=now,
-                            next_attempt_at=now,
-                        )
-                    )
+                    result = await conn.execute(_INBOX_ADD, {
+                        "user_id": user_id,
+                        "update_id": update_id,
+                        "kind": kind,
+                        "text": text,
+                        "data": json.dumps(data or {}, ensure_ascii=False),
+                        "status": "pending",
+                        "attempts": 0,
+                        "acked": False,
+                        "received_at": now,
+                        "next_attempt_at": now,
+                    })
                     return int(result.inserted_primary_key[0])
             except IntegrityError:
                 # A duplicate update, or the user created concurrently by another gateway:
@@ -230,17 +259,7 @@ class Store:
     async def inbox_pending(self, user_id: str, limit: int) -> tuple[list[InboxItem], User | None]:
         """The user's oldest unprocessed inputs, in order, with the user row, in one query."""
         async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(inbox, *[column.label(f"u_{column.name}") for column in users.c])
-                    .join(users, users.c.id == inbox.c.user_id)
-                    .where(inbox.c.user_id == user_id, inbox.c.status == "pending")
-                    # Telegram's update ids give the order the person wrote in, even when
-                    # concurrent handlers stored the updates in another order.
-                    .order_by(inbox.c.update_id.is_(None), inbox.c.update_id, inbox.c.id)
-                    .limit(limit)
-                )
-            ).all()
+            rows = (await conn.execute(_INBOX_PENDING, {"b_user": user_id, "b_limit": limit})).all()
         if not rows:
             return [], None
         first = rows[0]._mapping
@@ -283,26 +302,22 @@ class Store:
         now = utcnow()
         ids: list[int] = []
         async with self.engine.begin() as conn:
-            await conn.execute(
-                inbox.update().where(inbox.c.id == item.id).values(status="done", done_at=now)
-            )
+            await conn.execute(_INBOX_DONE, {"b_id": item.id, "b_at": now})
             for body in messages:
                 body = dict(body)
                 target = body.pop("chat_id", chat_id)  # hotline messages go to the staff group
                 if target is None:
                     continue
-                result = await conn.execute(
-                    outbox.insert().values(
-                        user_id=item.user_id,
-                        chat_id=target,
-                        inbox_id=item.id,
-                        body=json.dumps(body, ensure_ascii=False),
-                        status="pending",
-                        attempts=0,
-                        created_at=now,
-                        next_attempt_at=now,
-                    )
-                )
+                result = await conn.execute(_OUTBOX_ADD, {
+                    "user_id": item.user_id,
+                    "chat_id": target,
+                    "inbox_id": item.id,
+                    "body": json.dumps(body, ensure_ascii=False),
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                })
                 ids.append(int(result.inserted_primary_key[0]))
         return ids
 
@@ -338,14 +353,7 @@ class Store:
     async def outbox_pending(self, user_id: str, limit: int) -> list[OutboxItem]:
         """The user's unsent replies, oldest first."""
         async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(outbox)
-                    .where(outbox.c.user_id == user_id, outbox.c.status == "pending")
-                    .order_by(outbox.c.id)
-                    .limit(limit)
-                )
-            ).all()
+            rows = (await conn.execute(_OUTBOX_PENDING, {"b_user": user_id, "b_limit": limit})).all()
         return [
             OutboxItem(
                 id=row.id,
@@ -360,11 +368,7 @@ class Store:
 
     async def outbox_sent(self, item_id: int, message_id: int | None) -> None:
         async with self.engine.begin() as conn:
-            await conn.execute(
-                outbox.update()
-                .where(outbox.c.id == item_id)
-                .values(status="sent", sent_at=utcnow(), message_id=message_id)
-            )
+            await conn.execute(_OUTBOX_SENT, {"b_id": item_id, "b_at": utcnow(), "b_message": message_id})
 
     async def outbox_retry(self, item_id: int, delay: float) -> None:
         async with self.engine.begin() as conn:
