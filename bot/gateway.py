@@ -113,6 +113,10 @@ async def run_terminal(settings: Settings, stdin: TextIO = sys.stdin, stdout: Te
 def run_telegram(settings: Settings) -> None:
     """Run the Telegram gateway until SIGINT/SIGTERM (polling, or webhook when configured)."""
     os.environ.setdefault("PTB_TIMEDELTA", "true")
+    if settings.uvloop:
+        import uvloop  # already installed with Rasa (sanic); see docs/benchmarks.md
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     from telegram import Update
     from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 

@@ -104,6 +104,7 @@ class Settings:
     flood_pace: float = 1.5
     telegram_max_rate: float = 30.0
     log_level: str = "INFO"
+    uvloop: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -166,6 +167,7 @@ class Settings:
             flood_pace=_float("FLOOD_PACE", get("FLOOD_PACE"), 1.5),
             telegram_max_rate=_float("TELEGRAM_MAX_RATE", get("TELEGRAM_MAX_RATE"), 30.0),
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
+            uvloop=(get("GATEWAY_UVLOOP") or "1").strip().lower() not in ("0", "false", "no", "off"),
             extra={k: v for k, v in merged.items() if k.startswith("DALIL_")},
         )
 
