@@ -95,6 +95,9 @@ class Thresholds:
     # No vote and less fr+en+es probability than this: the text is in some other language
     # (lid.176 gives about 0.2 to fr+en+es for text it has no features for).
     min_candidate_mass: float = 0.4
+    # Two or more capitalised words without a function word are a name (`und`) unless the
+    # statistical model gives one language at least this much ("Prime Minister").
+    name_max_probability: float = 0.7
     # Below this confidence (renormalised over fr/en/es, with priors) the answer is `und`.
     min_latin_confidence: float = 0.55
     # Priors over the Latin candidates (who writes to the bot: French first, Spanish rarely).
@@ -456,6 +459,16 @@ def _hamza_spelled(cleaned: str) -> frozenset[str]:
     )
 
 
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _titled_words(cleaned: str) -> frozenset[str]:
+    """Lowercased forms of the words written with a capital first letter only ("Robin")."""
+    return frozenset(
+        word.lower() for word in _WORD.findall(cleaned) if word[0].isupper() and word[1:].islower()
+    )
+
+
 _WORD_CACHE_SIZE = 50_000  # Arabic words whose cue weight is remembered (a few MB at most)
 
 
@@ -495,7 +508,7 @@ class Detector:
         # A mixed message is judged on its majority script ("ok شكرا" is Arabic).
         if n_ar >= n_lat:
             return self._arabic(arabic, script, _hamza_spelled(cleaned))
-        return self._latin(latin, script)
+        return self._latin(latin, script, cleaned)
 
     # ----------------------------------------------------------------- Arabic script
     def arabic_scores(
@@ -642,7 +655,8 @@ class Detector:
             return 0.0
         return cues.lat_onset_weight
 
-    def _latin(self, words: list[str], script: Script) -> Detection:
+    def _latin(self, words: list[str], script: Script, original: str = "") -> Detection:
+        """Latin-script words (lowercased); `original` is the message before lowercasing."""
         cues, t = self.cues, self.t
         content = [w for w in words if w not in cues.shared and w not in cues.lat_greetings]
         if not content:
@@ -672,6 +686,16 @@ class Detector:
             return Detection("ary", round(min(0.99, 0.6 + density), 3), script)
         voted = sum(votes.values())
         if not voted and mass < t.min_candidate_mass:
+            return Detection("und", round(mass, 3), script)
+        if (
+            not voted
+            and n >= 2
+            and max(scores[lang] for lang in LATIN_CANDIDATES) < t.name_max_probability
+            and _titled_words(original).issuperset(content)
+        ):
+            # Only capitalised words, no function word, and a model that does not recognise
+            # the words: a name ("Robin Uthappa", "Mamadou Diallo", "San Francisco"), which
+            # says nothing about the writer's language. ("Prime Minister" is recognised.)
             return Detection("und", round(mass, 3), script)
         share = t.latin_vote_weight / n
         weighted = {

@@ -123,6 +123,67 @@ def test_arabizi_is_darija(text: str) -> None:
     assert detection.script == "latin"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # ka-/ta- written ki-/ti- in chat
+        "kindir chi 7aja?",
+        "kitkhdem f casa",
+        "kiydir lkhedma",
+        "tinmchi l sbitar",
+        # everyday words in their usual Latin spellings
+        "achnahowa l code?",
+        "chmen carte khassni?",
+        "imkn ghedda",
+        "tana bghit nmchi",
+        "khssk tmchi l tbib",
+        "fiya lmrd",
+        "kima glt lik",
+    ],
+)
+def test_more_arabizi_spellings_are_darija(text: str) -> None:
+    assert lang(text) == "ary"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "kindly help me",
+        "the kitchen is closed",
+        "my kingdom",
+        "Kinshasa",
+        "tinder",
+        "the title of the book",
+        "j'ai acheté un kit",
+        "une tintin",
+        "thank you sir",
+        "the men are waiting",
+    ],
+)
+def test_english_and_french_words_that_look_like_ki_ti_prefixes_are_not_darija(text: str) -> None:
+    assert lang(text) != "ary"
+
+
+@pytest.mark.parametrize(
+    "text", ["Mamadou Diallo", "Aminata Traore", "Ibrahim Kone", "Fatou Sow", "San Francisco"]
+)
+def test_a_name_alone_says_no_language(text: str) -> None:
+    # Capitalised words, no function word, words the model does not know: ask, do not guess.
+    assert lang(text) == "und"
+
+
+def test_names_inside_a_sentence_do_not_hide_its_language() -> None:
+    assert lang("je suis Mamadou Diallo") == "fr"
+    assert lang("my name is Fatou Sow") == "en"
+    assert lang("Prime Minister") == "en"  # capitalised, but words the model knows
+    assert lang("mamadou diallo") != "fr"  # lowercase is no evidence of a name, nor of French
+
+
+def test_si_is_french_function_word() -> None:
+    assert lang("si") == "fr"
+    assert lang("Si possible") == "fr"
+
+
 @pytest.mark.parametrize("text", ["mp3", "covid19", "RDV 9h30", "5km", "2eme étage"])
 def test_numbers_with_letters_are_not_arabizi(text: str) -> None:
     assert lang(text) != "ary"
