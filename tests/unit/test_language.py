@@ -179,6 +179,38 @@ def test_names_inside_a_sentence_do_not_hide_its_language() -> None:
     assert lang("mamadou diallo") != "fr"  # lowercase is no evidence of a name, nor of French
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("slt", "fr"),
+        ("bjr", "fr"),
+        ("mrc bcp", "fr"),
+        ("nn", "fr"),
+        ("pk ?", "fr"),
+        ("dsl jsp", "fr"),
+        ("slt cv ?", "fr"),
+        ("ca va", "fr"),
+        ("nope", "en"),
+        ("pls help", "en"),
+        ("idk", "en"),
+    ],
+)
+def test_chat_abbreviations(text: str, expected: str) -> None:
+    assert lang(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["وريني المواعيد", "عاوني عافاك", "قوليا فين نمشي", "شرحلي الورقة", "حيدو نمرتي"]
+)
+def test_darija_imperatives_with_a_pronoun(text: str) -> None:
+    assert arabic(text) == "ary"
+
+
+@pytest.mark.parametrize("text", ["أرني المواعيد", "ساعدني من فضلك", "قل لي أين أذهب", "نمرة"])
+def test_msa_imperatives_stay_msa(text: str) -> None:
+    assert arabic(text) == "ar"
+
+
 def test_si_is_french_function_word() -> None:
     assert lang("si") == "fr"
     assert lang("Si possible") == "fr"
