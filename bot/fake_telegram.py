@@ -15,6 +15,7 @@ import itertools
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,12 +306,21 @@ class FakeTelegram:
 
     async def wait_for(self, chat_id: int, count: int, timeout: float = 30.0) -> list[Sent]:
         """Wait until `count` messages were sent to `chat_id` in total; return them all."""
+        await self.wait_until(chat_id, lambda sent: len(sent) >= count, timeout, f"{count} messages")
+        return self.to(chat_id)
+
+    async def wait_until(self, chat_id: int, done: Callable[[list[Sent]], bool], timeout: float = 30.0,
+                         what: str = "the expected messages") -> list[Sent]:
+        """Wait until `done(messages sent to chat_id)` holds; return them all.
+
+        For tests where other messages (acknowledgements, pages) may interleave with the ones
+        awaited: they wait for what they need, not for a count of everything sent."""
         deadline = time.monotonic() + timeout
-        while len(self.to(chat_id)) < count:
+        while not done(self.to(chat_id)):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 got = [s.text for s in self.to(chat_id)]
-                raise AssertionError(f"expected {count} messages to {chat_id}, got {len(got)}: {got}")
+                raise AssertionError(f"expected {what} to {chat_id} within {timeout:.0f} s, got {len(got)}: {got}")
             self._new_sent.clear()
             try:
                 await asyncio.wait_for(self._new_sent.wait(), timeout=min(remaining, 0.5))
