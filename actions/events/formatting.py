@@ -192,6 +192,10 @@ class Formatter:
             lines.append(self.t("event_registration", contact=ltr_runs(event.registration, self.lang)))
         if event.url:
             lines.append(self.t("event_url", url=ltr_runs(event.url, self.lang)))
+        if event.sample:
+            # An invented demonstration event says so on every line a person may read alone.
+            label = self.t("sample_label")
+            lines = [f"{label} {lines[0]}", *(f"{label} {line}" for line in lines[1:])]
         return "\n".join(lines)
 
     def notes(self, listing: Listing, shown: Iterable[Event]) -> list[str]:

@@ -3,9 +3,11 @@ merging, the TTL cache, stale copies, malformed feeds and events, and `check()`.
 
 from __future__ import annotations
 
+
 import asyncio
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -313,9 +315,23 @@ def test_cli_check_prints_each_source_and_fails_when_one_is_broken(capsys: pytes
     assert "ERROR" in out and "missing.ics: cannot read the file" in out
 
 
-async def test_the_repository_sample_file_is_valid_and_in_the_future() -> None:
+async def test_the_default_configuration_lists_no_invented_event() -> None:
     async with httpx.AsyncClient() as http:
         service = EventsService(http, parse_sources(None), clock=Clock())
+        [report] = await service.check()
+        listing = await service.upcoming(Query(), NOW)
+    assert report.ok and not report.sample
+    assert listing.events == () or not any(e.sample for e in listing.events)
+
+
+async def test_the_demonstration_file_is_valid_in_the_future_and_names_no_real_organisation() -> None:
+    demo = Path(__file__).resolve().parents[2] / "events" / "demo.yml"
+    text = demo.read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if line.strip().startswith(("organiser:", "venue:", "registration:")):
+            assert not re.search(r"ALCS|AMPF|OIM|IOM|HCR|UNHCR|Caritas|FOO|OMDH|FORSATY", line), line
+    async with httpx.AsyncClient() as http:
+        service = EventsService(http, parse_sources(str(demo)), clock=Clock())
         [report] = await service.check()
         listing = await service.upcoming(Query(), NOW)
     assert report.ok and report.problems == () and report.sample

@@ -39,6 +39,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Files exported once from a pristine copy (exports take about a second each)."""
     base = tmp_path_factory.mktemp("exported")
     project = copy_project(base / "project")
+    shutil.copy(project / "events" / "demo.yml", project / "events" / "events.yml")
     return {
         "faq.xlsx": export_faq(project, base / "faq.xlsx"),
         "faq.csv": export_faq(project, base / "faq.csv"),
@@ -49,7 +50,10 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    return copy_project(tmp_path / "project")
+    root = copy_project(tmp_path / "project")
+    # The events sheet tests edit the demonstration events as if they were the project's own.
+    shutil.copy(root / "events" / "demo.yml", root / "events" / "events.yml")
+    return root
 
 
 @pytest.fixture
