@@ -61,7 +61,9 @@ def pg_url() -> Iterator[str]:
 def two_rasas(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, Settings]]:
     """Rasa A (with its action server) and Rasa B, both on PostgreSQL + Redis."""
     migrate(pg_url)
-    first = start_stack(tmp_path_factory.mktemp("rasa-a"), DATABASE_URL=pg_url, REDIS_URL=str(REDIS))
+    # The demonstration events: the conversation asks for workshops in Tangier.
+    first = start_stack(tmp_path_factory.mktemp("rasa-a"), DATABASE_URL=pg_url, REDIS_URL=str(REDIS),
+                        EVENTS_URL=str(ROOT / "events" / "demo.yml"))
     env = dict(first.env, RASA_PORT=str(free_port()), DALIL_VAR_DIR=str(tmp_path_factory.mktemp("rasa-b")))
     second = Settings.from_env(env)
     part = rasa_part(second, first.model)
