@@ -33,7 +33,13 @@ lint: setup
 
 bench: setup
 	@$(DALIL) train
-	@$(DALIL) bench
+	@$(DALIL) bench --write-docs
+
+# NLU accuracy per way of writing on the held-out set (tests/nlu/) and the real-question set
+# (tests/nlu/real/), wrong-topic rate, parse latency, training time; trains first if needed.
+eval-nlu: setup
+	@$(DALIL) train
+	@$(DALIL) nlu-eval
 
 eval-lang: setup
 	@$(DALIL) lang-eval $(LANGID)

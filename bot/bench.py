@@ -6,7 +6,8 @@ measures: end-to-end latency (update available -> first reply sent) for 1, 10 an
 each write again as soon as they are answered; throughput at saturation; the same load sent
 straight to Rasa's REST channel (what the gateway costs); NLU parse latency; language detection
 throughput; training time; time from `dalil run` to the first answer; resident memory.
-Writes docs/benchmarks.md. Telegram's own limit (30 messages/s per bot) is lifted in the
+Prints the table; `--write-docs` also writes it to docs/benchmarks.md (its notes kept), so a
+run on a laptop does not replace the published figures by accident. Telegram's own limit (30 messages/s per bot) is lifted in the
 gateway for the measurement (TELEGRAM_MAX_RATE), otherwise it would be what is measured.
 """
 
@@ -425,14 +426,20 @@ def report(bare: list[Load], via: list[Load], parse: list[float], detect_rate: f
     return "\n".join(lines) + "\n"
 
 
+DOCS = "docs/benchmarks.md"
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="dalil bench")
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each load level")
     parser.add_argument("--users", default="1,10,50", help="concurrency levels")
-    parser.add_argument("--out", default="docs/benchmarks.md", help="where to write the table ('' to skip)")
+    parser.add_argument("--out", default="", help="also write the table to this file (keeps its notes after the first '## ')")
+    parser.add_argument("--write-docs", action="store_true", help=f"write the table to {DOCS} (same as --out {DOCS})")
     args = parser.parse_args(argv)
+    if args.write_docs:
+        args.out = args.out or DOCS
     from bot.settings import PROJECT_ROOT
 
     levels = tuple(int(x) for x in args.users.split(","))

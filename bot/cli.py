@@ -8,6 +8,7 @@
     dalil train [--force]     generate FAQ data and train if the inputs changed
     dalil lang                one language code per stdin line (fr, ar, ary, en, es, und)
     dalil lang-eval [DIR]     detector accuracy on the shared language-id data
+    dalil nlu-eval [--details] model accuracy: held-out and real-question sets, latency (make eval-nlu)
     dalil faq validate        every problem in faq/ with where it is and how to fix it
     dalil faq generate|check  write / verify nlu_data/generated from faq/
     dalil faq publish         validate, train if needed, test, hot-reload the running bot
@@ -16,7 +17,7 @@
     dalil events check        fetch every event feed and report what is wrong
     dalil events export|import FILE   the events file as a spreadsheet
     dalil status              which parts are up (Rasa, actions, gateway, database)
-    dalil bench               latency, throughput, memory of the real stack (docs/benchmarks.md)
+    dalil bench [--write-docs]  latency, throughput, memory of the real stack (printed; docs/benchmarks.md)
     dalil db upgrade          create or migrate the gateway's tables
 """
 
@@ -46,7 +47,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bot.training import ensure_model
 
     settings = _settings()
-    logs.setup(settings.log_level, name="supervisor")
+    if settings.terminal_mode:  # the chat is on this terminal: keep log lines out of it
+        log_path = logs.terminal_log(settings.var_dir)
+        logs.setup(settings.log_level, name="supervisor", path=log_path)
+        print(f"Logs: {log_path}", file=sys.stderr, flush=True)
+    else:
+        logs.setup(settings.log_level, name="supervisor")
     started = time.monotonic()
     print("Checking the model…", file=sys.stderr, flush=True)
     result = ensure_model(settings.root)
@@ -81,7 +87,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.gateway import run_terminal
 
     settings = _settings()
-    logs.setup("WARNING")
+    logs.setup(settings.log_level, name="chat", path=logs.terminal_log(settings.var_dir))
     asyncio.run(run_terminal(settings))
     return 0
 
@@ -154,6 +160,17 @@ def cmd_lang_eval(args: argparse.Namespace) -> int:
     if args.split:
         argv += ["--split", args.split]
     return lang_eval.main(argv or None) or 0
+
+
+def cmd_nlu_eval(args: argparse.Namespace) -> int:
+    from bot import nlu_eval
+
+    logs.setup("WARNING")
+    argv = ["--details"] if args.details else []
+    for option in ("model", "url", "token", "heldout", "real", "dump"):
+        if getattr(args, option):
+            argv += [f"--{option}", getattr(args, option)]
+    return nlu_eval.main(argv)
 
 
 def cmd_faq(args: argparse.Namespace) -> int:
@@ -247,7 +264,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from bot import bench
 
     logs.setup("WARNING")
-    return bench.main(["--seconds", args.seconds, "--users", args.users, "--out", args.out])
+    argv = ["--seconds", args.seconds, "--users", args.users, "--out", args.out]
+    return bench.main(argv + (["--write-docs"] if args.write_docs else []))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -268,8 +286,21 @@ def cmd_db(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dalil", description="Dalil assistant")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="run the whole assistant").set_defaults(func=cmd_run)
-    sub.add_parser("chat", help="terminal chat with a running Rasa").set_defaults(func=cmd_chat)
+    sub.add_parser(
+        "run", help="run the whole assistant",
+        description="Run the whole assistant: train a model first if none matches the data, then start "
+        "the action server, the Rasa server and the Telegram gateway, restart a part that dies, and stop "
+        "them all on Ctrl-C. Without TELEGRAM_BOT_TOKEN the gateway is this terminal: each line you type "
+        "is a message, replies are printed, a number presses a button, Ctrl-D ends; logs then go to "
+        "var/log/terminal.log. Configuration comes from the environment and .env (see the README).",
+    ).set_defaults(func=cmd_run)
+    sub.add_parser(
+        "chat", help="terminal chat with a running Rasa",
+        description="Chat on this terminal through the gateway's pipeline, against a Rasa server and "
+        "action server that are already running (RASA_HOST, RASA_PORT, RASA_TOKEN; `dalil run` starts "
+        "everything instead). Each line is a message; a number presses a button; Ctrl-D ends. "
+        "Logs go to var/log/terminal.log.",
+    ).set_defaults(func=cmd_chat)
     sub.add_parser("gateway", help="the Telegram gateway alone").set_defaults(func=cmd_gateway)
     sub.add_parser("actions", help="the action server alone").set_defaults(func=cmd_actions)
     sub.add_parser("rasa", help="the Rasa server alone (newest model)").set_defaults(func=cmd_rasa)
@@ -281,6 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
     lang_eval.add_argument("folder", nargs="?", help="language-id data (default ../shared/data/langid)")
     lang_eval.add_argument("--split", choices=["dev", "holdout"], help="even rows (dev) or odd rows (holdout) only")
     lang_eval.set_defaults(func=cmd_lang_eval)
+    nlu_eval = sub.add_parser("nlu-eval", help="NLU accuracy on the held-out and real-question sets, latency")
+    nlu_eval.add_argument("--model", help="model file (default: the newest in models/)")
+    nlu_eval.add_argument("--url", help="evaluate a running Rasa server instead of loading the model")
+    nlu_eval.add_argument("--token", help="Rasa token for --url")
+    nlu_eval.add_argument("--heldout", help="held-out folder (default tests/nlu)")
+    nlu_eval.add_argument("--real", help="real-question folder (default tests/nlu/real)")
+    nlu_eval.add_argument("--details", action="store_true", help="per-label tables, confusions, real-set misses")
+    nlu_eval.add_argument("--dump", help="write every parse with its confidences as JSON lines")
+    nlu_eval.set_defaults(func=cmd_nlu_eval)
     faq = sub.add_parser("faq", help="FAQ tools")
     faq.add_argument("action", choices=["validate", "export", "import", "generate", "check", "publish", "rollback"])
     faq.add_argument("file", nargs="?", help="export/import: the .xlsx or .csv file")
@@ -296,10 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--yes", action="store_true", help="import: apply without asking")
     events.set_defaults(func=cmd_events)
     sub.add_parser("status", help="what is up: Rasa, actions, gateway, database").set_defaults(func=cmd_status)
-    bench = sub.add_parser("bench", help="benchmark the real stack; writes docs/benchmarks.md")
+    bench = sub.add_parser(
+        "bench", help="benchmark the real stack and print the figures",
+        description="Latency, throughput and memory of the real stack on this machine, printed as a table. "
+        "Nothing is written unless --write-docs (docs/benchmarks.md) or --out FILE is given.",
+    )
     bench.add_argument("--seconds", default="15", help="duration of each load level")
     bench.add_argument("--users", default="1,10,50", help="concurrency levels")
-    bench.add_argument("--out", default="docs/benchmarks.md", help="where to write the table ('' to skip)")
+    bench.add_argument("--out", default="", help="also write the table to FILE")
+    bench.add_argument("--write-docs", action="store_true", help="also write the table to docs/benchmarks.md (its notes kept)")
     bench.set_defaults(func=cmd_bench)
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])

@@ -17,6 +17,7 @@ from alembic.config import Config
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.url import URL
@@ -100,6 +101,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# -- SQLite: one thread crossing per statement -------------------------------------------------
+# SQLAlchemy's aiosqlite adapter crosses to aiosqlite's worker thread four times per statement
+# (cursor, execute, fetchall, close); each crossing costs ~80 µs of CPU, the statement itself
+# ~6 µs (docs/benchmarks.md). The classes below cross once. They reach SQLAlchemy through a
+# public parameter (`create_async_engine(module=...)`, "an alternate DBAPI module"), but they
+# build on SQLAlchemy's aiosqlite adapter classes and on aiosqlite's `_execute`/`_conn`, which
+# are internals. So they are used only with the versions they were written and measured
+# against (PINNED; any other version gets SQLAlchemy's stock adapter: slower, still correct),
+# and tests/unit/test_db.py fails when the installed versions differ from PINNED and runs every
+# kind of statement through them (rows, no rows, lastrowid, rowcount, errors, rollback).
+PINNED = {"sqlalchemy": "1.4.54", "aiosqlite": "0.22.1"}
+
+
 def _run_statement(conn: Any, operation: str, parameters: Any) -> tuple[Any, int, int, list[Any]]:
     """In aiosqlite's worker thread: the whole statement, rows included."""
     cursor = conn.cursor()
@@ -113,9 +127,7 @@ def _run_statement(conn: Any, operation: str, parameters: Any) -> tuple[Any, int
 
 
 class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    """SQLAlchemy's aiosqlite cursor crosses to the worker thread four times per statement
-    (cursor, execute, fetchall, close); each crossing costs ~80 µs of CPU, the statement itself
-    ~6 µs. This one crosses once. (SQLAlchemy 1.4.54 is pinned; tests cover every query.)"""
+    """SQLAlchemy's aiosqlite cursor, with `execute` done in one crossing."""
 
     __slots__ = ()
 
@@ -138,15 +150,29 @@ class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def rollback(self) -> None:
         # The pool rolls back every connection it takes back; after a read there is nothing
         # to roll back (sqlite3 opens transactions only for writes), so skip the crossing.
-        connection = self._connection._connection  # the sqlite3 connection, None once closed
-        if connection is not None and not connection.in_transaction:
-            return
-        super().rollback()
+        try:
+            idle = not self._connection.in_transaction  # aiosqlite's public property
+        except ValueError:  # closed: the stock rollback reports it
+            idle = False
+        if not idle:
+            super().rollback()
 
 
-def _one_hop(dbapi_connection: Any, _record: Any) -> None:
-    if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
-        dbapi_connection.__class__ = _OneHopConnection  # same slots: only the cursor differs
+class _OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI "module" of SQLAlchemy's aiosqlite dialect, handing out one-hop connections."""
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        connection = super().connect(*args, **kwargs)
+        if type(connection) is AsyncAdapt_aiosqlite_connection:  # not the sync "fallback" mode
+            return _OneHopConnection(self, connection._connection)
+        return connection
+
+
+def one_hop_available() -> bool:
+    """True when SQLAlchemy and aiosqlite are the versions the one-hop adapter was written for."""
+    from importlib.metadata import version
+
+    return all(version(name) == pinned for name, pinned in PINNED.items())
 
 
 def create_engine(database_url: str) -> AsyncEngine:
@@ -157,12 +183,17 @@ def create_engine(database_url: str) -> AsyncEngine:
     kwargs: dict[str, Any] = {"future": True}
     if is_sqlite(database_url):
         kwargs.update(poolclass=AsyncAdaptedQueuePool, pool_size=4, max_overflow=4)
+        if one_hop_available():
+            import sqlite3
+
+            import aiosqlite
+
+            kwargs["module"] = _OneHopDBAPI(aiosqlite, sqlite3)
     else:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(async_url(database_url), **kwargs)
     if is_sqlite(database_url):
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        sa.event.listen(engine.sync_engine, "connect", _one_hop)
     return engine
 
 

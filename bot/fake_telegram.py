@@ -4,7 +4,8 @@ A development tool, never used in production: point the gateway at it with TELEG
 
 It speaks enough of the Bot API for python-telegram-bot: getMe, getUpdates (long polling),
 setWebhook/deleteWebhook, sendMessage, editMessageText, answerCallbackQuery, setMyCommands,
-forum topics, copyMessage and the media senders. Tests push user updates with `push_*` and
+forum topics (created, closed, reopened, deleted), deleteMessage(s), copyMessage and the media
+senders. Tests push user updates with `push_*` and
 read what the bot sent from `sent`. Faults can be injected per method (`fail_next`).
 """
 
@@ -67,6 +68,8 @@ class FakeTelegram:
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=lambda: defaultdict(list))
     topics: dict[int, dict[str, Any]] = field(default_factory=dict)
+    deleted_topics: list[int] = field(default_factory=list)
+    deleted: list[tuple[int, int]] = field(default_factory=list)  # (chat id, message id) deleted by the bot
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1000)
@@ -199,8 +202,57 @@ class FakeTelegram:
     async def _m_createForumTopic(self, params: dict[str, Any]) -> dict[str, Any]:
         thread_id = next(self._topic_ids)
         topic = {"message_thread_id": thread_id, "name": params.get("name", ""), "icon_color": 7322096}
-        self.topics[thread_id] = topic
+        self.topics[thread_id] = dict(topic, closed=False)
         return topic
+
+    async def _topic(self, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self.topics.get(int(params.get("message_thread_id") or 0))
+        if topic is None:
+            await self._bad("Bad Request: TOPIC_ID_INVALID")
+        return topic  # type: ignore[return-value]
+
+    async def _m_closeForumTopic(self, params: dict[str, Any]) -> bool:
+        topic = await self._topic(params)
+        if topic.get("closed"):
+            await self._bad("Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = True
+        return True
+
+    async def _m_reopenForumTopic(self, params: dict[str, Any]) -> bool:
+        topic = await self._topic(params)
+        if not topic.get("closed"):
+            await self._bad("Bad Request: TOPIC_NOT_MODIFIED")
+        topic["closed"] = False
+        return True
+
+    async def _m_deleteForumTopic(self, params: dict[str, Any]) -> bool:
+        await self._topic(params)
+        thread_id = int(params["message_thread_id"])
+        del self.topics[thread_id]
+        self.deleted_topics.append(thread_id)
+        return True
+
+    async def _m_deleteMessage(self, params: dict[str, Any]) -> bool:
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        if not any(s.chat_id == chat_id and s.message_id == message_id for s in self.sent):
+            await self._bad("Bad Request: message to delete not found")
+        self.deleted.append((chat_id, message_id))
+        return True
+
+    async def _m_deleteMessages(self, params: dict[str, Any]) -> bool:
+        chat_id = int(params["chat_id"])
+        ids = params.get("message_ids") or []
+        if isinstance(ids, str):
+            ids = json.loads(ids)
+        if not 1 <= len(ids) <= 100:
+            await self._bad("Bad Request: message_ids must have 1 to 100 elements")
+        sent = {s.message_id for s in self.sent if s.chat_id == chat_id}
+        self.deleted.extend((chat_id, int(i)) for i in ids if int(i) in sent)  # unknown ids are skipped
+        return True
+
+    def deleted_in(self, chat_id: int) -> list[int]:
+        """Ids of the messages the bot deleted in `chat_id`."""
+        return [message_id for chat, message_id in self.deleted if chat == chat_id]
 
     async def _m_copyMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         message = self._message(int(params["chat_id"]), None, params, "copyMessage")

@@ -66,12 +66,14 @@ async def build_core(
     rasa = RasaClient(http, settings.rasa_url, token=settings.rasa_token, timeout=settings.rasa_timeout)
     handoff = HandoffService(settings, store, rasa, library(), hotline)
     tracker = TrackerDB(settings.database_url, settings.tracker_url)
-    privacy = Privacy(store, tracker, retention_days=settings.retention_days, hotline=hotline)
+    cleaner = transport if callable(getattr(transport, "delete_messages", None)) else None  # Telegram, not the terminal
+    privacy = Privacy(store, tracker, retention_days=settings.retention_days, hotline=hotline, chat=cleaner)  # type: ignore[arg-type]
     admin = Admin(store, tracker, library())
     engine = Engine(settings, store, rasa, library(), handoff, privacy, admin)
 
     async def purge(user_id: str) -> None:
-        await privacy.forget(user_id)
+        # After "your data is deleted" went out: the rows it left; that message stays in the chat.
+        await privacy.forget(user_id, clear_chat=False)
 
     flood = FloodGuard(settings.flood_burst, settings.flood_window, settings.flood_pace)
     runner = Runner(
@@ -103,11 +105,29 @@ async def run_terminal(settings: Settings, stdin: TextIO = sys.stdin, stdout: Te
     await asyncio.to_thread(migrate, settings.database_url)
     transport = TerminalTransport(stdout)
     core = await build_core(settings, transport, sweep=False)
+    health = await _terminal_health(settings, core)
     try:
         await core.runner.start()
         await chat(core.runner, transport, stdin)
     finally:
+        if health is not None:
+            await health.stop()
         await core.close()
+
+
+async def _terminal_health(settings: Settings, core: Core) -> HealthServer | None:
+    """/health for `dalil status` while the terminal chat runs (mode "terminal")."""
+    if not settings.health_port:
+        return None
+    started = time.monotonic()
+    health = HealthServer(lambda: gateway_health(core.store, core.rasa, "terminal", started), "127.0.0.1", settings.health_port)
+    try:
+        await health.start()
+    except OSError as exc:  # another chat or gateway holds the port: the chat works without it
+        log.info("no health endpoint for the terminal chat (port %s: %s)", settings.health_port, exc.strerror)
+        await health.stop()
+        return None
+    return health
 
 
 def run_telegram(settings: Settings) -> None:
@@ -118,8 +138,9 @@ def run_telegram(settings: Settings) -> None:
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     from telegram import Update
-    from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+    from telegram.ext import Application, ApplicationBuilder
 
+    from bot.ratelimit import telegram_rate_limiter
     from bot.telegram_app import (
         Handlers,
         TelegramHotline,
@@ -164,7 +185,7 @@ def run_telegram(settings: Settings) -> None:
         .token(settings.telegram_bot_token or "")
         .base_url(settings.telegram_api_url)
         .concurrent_updates(True)
-        .rate_limiter(AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=0))
+        .rate_limiter(telegram_rate_limiter(settings, secret))  # shared through Redis with REDIS_URL
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

@@ -30,18 +30,34 @@ STAFF_ACTIONS = ("take", "bot", "close")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+class TopicGone(Exception):
+    """The forum topic no longer exists (deleted by staff, or earlier)."""
+
+
+class HotlineRefused(Exception):
+    """Telegram refused a hotline call for good (missing rights, message too old): a retry
+    would get the same answer. Other exceptions (network, 5xx, flood control) may pass."""
+
+
 class HotlineOps(Protocol):
-    """Forum-topic calls that need an answer right away (the thread id), not the outbox."""
+    """Forum-topic calls that need an answer right away (the thread id), not the outbox.
+
+    close_topic, delete_topic and delete_messages raise TopicGone or HotlineRefused when
+    Telegram says so, anything else when a retry may work."""
 
     async def create_topic(self, name: str) -> int: ...
 
     async def reopen_topic(self, thread_id: int) -> bool:
         """Reopen a closed topic; False if the topic no longer exists."""
 
-    async def close_topic(self, thread_id: int) -> None: ...
+    async def close_topic(self, thread_id: int) -> None:
+        """Close a topic (already closed is fine)."""
 
     async def delete_topic(self, thread_id: int) -> None:
-        """Delete a topic and its messages (forget me)."""
+        """Delete a topic and its messages (forget me, retention)."""
+
+    async def delete_messages(self, message_ids: list[int]) -> None:
+        """Delete messages of the bot in the hotline group (at most 100)."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +159,8 @@ class HandoffService:
         """Start a handoff (or remind the user one is open); without a hotline group, the phone."""
         reason = reason if reason in REASONS else "request"
         if not self.enabled:
-            return [self._by_phone(lang)]
+            topic, _ = await self._context(user, limit=1)
+            return [self._by_phone(lang, topic)]
         current = await self.store.handoff_open_for(user.id)
         if current is not None:
             if urgent and not current.urgent:
@@ -176,19 +193,29 @@ class HandoffService:
         return thread_id
 
     def _user_opening(self, lang: str, urgent: bool) -> Body:
-        if urgent:
-            return {"text": self.library.text("handoff_urgent_opened", lang), "lang": lang}
         hours = self.office_hours()
         now = utcnow()
+        if urgent:
+            if hours.is_open(now):
+                return {"text": self.library.text("handoff_urgent_opened", lang), "lang": lang}
+            # Never "as soon as possible" from a closed desk: when it opens, and who answers now.
+            when = format_opening(hours.next_opening(now), lang, self.library)
+            return {"text": self.library.text("handoff_urgent_closed_hours", lang, when=when), "lang": lang}
         if hours.is_open(now):
             minutes = int(self._config().get("usual_wait_minutes") or 30)
             return {"text": self.library.text("handoff_opened", lang, minutes=minutes), "lang": lang}
         when = format_opening(hours.next_opening(now), lang, self.library)
         return {"text": self.library.text("handoff_opened_closed_hours", lang, when=when), "lang": lang}
 
-    def _by_phone(self, lang: str) -> Body:
+    def _by_phone(self, lang: str, topic: str | None = None) -> Body:
+        """Without a hotline group: the line for the person's need (their last topic, or its
+        family, in content/hotline.yml `lines_by_need`), else the hotline's own contacts."""
         config = self._config()
-        contacts = self.library.contact_block(config.get("hotline_contacts") or [], lang)
+        by_need = config.get("lines_by_need") or {}
+        topic_id = topic.split("/", 1)[1] if topic and topic.startswith("faq/") else None
+        family = self.library.topics()[topic_id].family if topic_id in self.library.topics() else None
+        ids = by_need.get(topic_id) or by_need.get(family) or config.get("hotline_contacts") or []
+        contacts = self.library.contact_block(ids, lang)
         text = f"{self.library.text('hotline_by_phone', lang)}\n\n{contacts}"
         return {"text": text, "lang": lang}
 

@@ -3,7 +3,8 @@
 GET /health on HEALTH_PORT (gateway) answers 200 when the gateway can reach its database and
 Rasa, else 503, with pending inbox/outbox counts (no personal data). `dalil status` checks
 Rasa (/status, with the token), the action server (/health), the gateway (/health) and the
-database, and exits non-zero if any is down.
+database, and exits non-zero if any is down. In terminal mode the chat of `dalil run` serves
+the same /health (mode "terminal"); with no chat running the gateway is OFF, not DOWN.
 """
 
 from __future__ import annotations
@@ -67,9 +68,9 @@ class HealthServer:
             await self._runner.cleanup()
 
 
-async def status(settings: Settings) -> list[tuple[str, bool, str]]:
-    """(part, up, detail) for every part of the assistant."""
-    results: list[tuple[str, bool, str]] = []
+async def status(settings: Settings) -> list[tuple[str, bool | None, str]]:
+    """(part, up, detail) for every part of the assistant; up is None for a part this mode has not."""
+    results: list[tuple[str, bool | None, str]] = []
     async with httpx.AsyncClient(timeout=3.0) as http:
         rasa = RasaClient(http, settings.rasa_url, token=settings.rasa_token)
         try:
@@ -86,7 +87,11 @@ async def status(settings: Settings) -> list[tuple[str, bool, str]]:
                 detail = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
                 results.append((name, response.status_code == 200, f"{url} {detail}"))
             except (httpx.HTTPError, ValueError) as exc:
-                results.append((name, False, f"{url}: {type(exc).__name__}"))
+                if name == "gateway" and settings.terminal_mode:
+                    # No Telegram gateway in terminal mode; a terminal chat answers here while it runs.
+                    results.append((name, None, "terminal mode (no TELEGRAM_BOT_TOKEN): no Telegram gateway, no terminal chat running"))
+                else:
+                    results.append((name, False, f"{url}: {type(exc).__name__}"))
     from bot.db import create_engine
 
     engine = create_engine(settings.database_url)
@@ -104,5 +109,5 @@ async def status(settings: Settings) -> list[tuple[str, bool, str]]:
 def main(settings: Settings) -> int:
     results = asyncio.run(status(settings))
     for part, up, detail in results:
-        print(f"{'UP  ' if up else 'DOWN'} {part:9} {detail}")
-    return 0 if all(up for _, up, _ in results) else 1
+        print(f"{'OFF ' if up is None else 'UP  ' if up else 'DOWN'} {part:9} {detail}")
+    return 0 if all(up is not False for _, up, _ in results) else 1

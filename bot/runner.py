@@ -166,6 +166,16 @@ class _Lanes:
                 await task
 
 
+class _Turn:
+    """One person's submit lock and how many submits hold or wait for it."""
+
+    __slots__ = ("holders", "lock")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.holders = 0
+
+
 class Runner:
     """Owns the inbox and outbox workers of one gateway process."""
 
@@ -200,7 +210,7 @@ class Runner:
         self._outbox = _Lanes(self._send_outbox, "outbox", lease_store, self.owner)
         self._sweeper: asyncio.Task[None] | None = None
         self._periodic: list[list[Any]] = []  # [every_seconds, next_due, coroutine function]
-        self._submit_locks: dict[str, asyncio.Lock] = {}
+        self._submitting: dict[str, _Turn] = {}
 
     def every(self, seconds: float, job: Any) -> None:
         """Run `await job()` about every `seconds` from the sweep loop (no APScheduler needed)."""
@@ -256,14 +266,20 @@ class Runner:
         update_id: int | None = None,
     ) -> bool:
         """Store one input and wake the user's worker. False if it was a duplicate update."""
-        lock = self._submit_locks.setdefault(user_id, asyncio.Lock())
-        async with lock:  # one person's inputs are stored in the order they arrived
-            item_id = await self.store.inbox_add(
-                user_id, kind, text=text, data=data, update_id=update_id,
-                chat_id=chat_id, telegram_code=telegram_code, touch=True,
-            )
-        if not lock.locked() and not getattr(lock, "_waiters", None):
-            self._submit_locks.pop(user_id, None)  # no one else is waiting: free the memory
+        turn = self._submitting.get(user_id)
+        if turn is None:
+            turn = self._submitting[user_id] = _Turn()
+        turn.holders += 1  # counted by us: asyncio.Lock has no public count of its waiters
+        try:
+            async with turn.lock:  # one person's inputs are stored in the order they arrived
+                item_id = await self.store.inbox_add(
+                    user_id, kind, text=text, data=data, update_id=update_id,
+                    chat_id=chat_id, telegram_code=telegram_code, touch=True,
+                )
+        finally:
+            turn.holders -= 1
+            if turn.holders == 0:
+                self._submitting.pop(user_id, None)  # no one else is waiting: free the memory
         if item_id is None:
             return False
         if kind in USER_KINDS:
@@ -383,8 +399,13 @@ class Runner:
             log.warning("send %s dropped: %s", item.id, exc)
             await self.store.outbox_failed(item.id)
             return True
-        await self.store.outbox_sent(item.id, message_id)
-        if item.body.get("purge_user") and self.on_purge is not None:
+        purge = bool(item.body.get("purge_user"))
+        # The message id is kept (no text) so "forget me" and retention can delete the message;
+        # not the last one of a "forget me", which stays to say what was deleted.
+        await self.store.outbox_sent(
+            item.id, message_id, user_id=None if purge else user_id, hotline="thread_id" in item.body
+        )
+        if purge and self.on_purge is not None:
             await self.on_purge(user_id)
             return False
         return True

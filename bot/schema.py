@@ -100,6 +100,20 @@ hotline_topics = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
+# The ids of the messages the bot sent, so "forget me" and retention can delete them in
+# Telegram: ids only (no text, no chat id; the chat is the person's, from `dalil_users`, or the
+# hotline group). Rows of the person's own chat are kept 48 hours (Telegram deletes nothing
+# older there); rows of their hotline topic as long as the topic.
+sent_messages = sa.Table(
+    "dalil_sent",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(40), nullable=False, index=True),
+    sa.Column("message_id", sa.BigInteger, nullable=False),
+    sa.Column("hotline", sa.Boolean, nullable=False, default=False),
+    sa.Column("sent_at", sa.DateTime, nullable=False, index=True),
+)
+
 # Who processes a person's lane right now, when several gateways share the database: a lease
 # that expires, so a crashed gateway's lanes are picked up by the others.
 leases = sa.Table(

@@ -1,7 +1,8 @@
 """Settings: the one frozen object every process reads its configuration from.
 
 Values come from the environment (and a `.env` file at the project root, which never overrides
-a variable that is already set). Names and defaults follow `CONTRACT.md`; anything added here
+a variable that is already set). Names and defaults follow the product's interface contract
+(docs/contract.md, a copy of the shared spec); every variable, including those the project adds,
 is documented in the README's configuration table.
 """
 
@@ -96,6 +97,7 @@ class Settings:
     action_token: str = ""
     secret_key: str = ""
     retention_days: int = 30
+    operator: str | None = None  # who runs the service, as the `about` answer names it (DALIL_OPERATOR)
     rasa_timeout: float = 30.0
     ack_after: float = 4.0
     health_port: int = 5056
@@ -103,6 +105,7 @@ class Settings:
     flood_window: float = 10.0
     flood_pace: float = 1.5
     telegram_max_rate: float = 30.0
+    telegram_group_rate: float = 20.0
     log_level: str = "INFO"
     uvloop: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -159,6 +162,7 @@ class Settings:
             action_token=get("ACTION_TOKEN") or "",
             secret_key=get("DALIL_SECRET_KEY") or "",
             retention_days=_int("RETENTION_DAYS", get("RETENTION_DAYS"), 30),
+            operator=get("DALIL_OPERATOR") or None,
             rasa_timeout=_float("RASA_TIMEOUT", get("RASA_TIMEOUT"), 30.0),
             ack_after=_float("ACK_AFTER", get("ACK_AFTER"), 4.0),
             health_port=_int("HEALTH_PORT", get("HEALTH_PORT"), 5056),
@@ -166,6 +170,7 @@ class Settings:
             flood_window=_float("FLOOD_WINDOW", get("FLOOD_WINDOW"), 10.0),
             flood_pace=_float("FLOOD_PACE", get("FLOOD_PACE"), 1.5),
             telegram_max_rate=_float("TELEGRAM_MAX_RATE", get("TELEGRAM_MAX_RATE"), 30.0),
+            telegram_group_rate=_float("TELEGRAM_GROUP_RATE", get("TELEGRAM_GROUP_RATE"), 20.0),
             log_level=(get("LOG_LEVEL") or "INFO").upper(),
             uvloop=(get("GATEWAY_UVLOOP") or "1").strip().lower() not in ("0", "false", "no", "off"),
             extra={k: v for k, v in merged.items() if k.startswith("DALIL_")},

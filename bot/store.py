@@ -18,7 +18,16 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.schema import callbacks, handoffs, hotline_topics, inbox, leases, outbox, users
+from bot.schema import (
+    callbacks,
+    handoffs,
+    hotline_topics,
+    inbox,
+    leases,
+    outbox,
+    sent_messages,
+    users,
+)
 
 
 def utcnow() -> dt.datetime:
@@ -151,6 +160,7 @@ _OUTBOX_SENT = (
     .where(outbox.c.id == sa.bindparam("b_id"))
     .values(status="sent", sent_at=sa.bindparam("b_at"), message_id=sa.bindparam("b_message"))
 )
+_SENT_ADD = sent_messages.insert()
 
 
 async def _touch(conn: AsyncConnection, user_id: str, chat_id: int | None, telegram_code: str | None) -> None:
@@ -366,9 +376,26 @@ class Store:
             for row in rows
         ]
 
-    async def outbox_sent(self, item_id: int, message_id: int | None) -> None:
+    async def outbox_sent(
+        self, item_id: int, message_id: int | None, *, user_id: str | None = None, hotline: bool = False
+    ) -> None:
+        """Mark a reply sent; with `user_id`, also keep its message id (for forget and retention)."""
+        now = utcnow()
         async with self.engine.begin() as conn:
-            await conn.execute(_OUTBOX_SENT, {"b_id": item_id, "b_at": utcnow(), "b_message": message_id})
+            await conn.execute(_OUTBOX_SENT, {"b_id": item_id, "b_at": now, "b_message": message_id})
+            if user_id is not None and message_id is not None:
+                await conn.execute(_SENT_ADD, {"user_id": user_id, "message_id": message_id, "hotline": hotline, "sent_at": now})
+
+    async def sent_ids(self, user_id: str, *, hotline: bool, since: dt.datetime | None = None) -> list[int]:
+        """Ids of the messages sent to this person's chat (or to their hotline topic), oldest first."""
+        query = sa.select(sent_messages.c.message_id).where(
+            sent_messages.c.user_id == user_id, sent_messages.c.hotline == hotline
+        )
+        if since is not None:
+            query = query.where(sent_messages.c.sent_at >= since)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query.order_by(sent_messages.c.id))
+            return [int(r[0]) for r in rows]
 
     async def outbox_retry(self, item_id: int, delay: float) -> None:
         async with self.engine.begin() as conn:
@@ -417,6 +444,24 @@ class Store:
                 )
             ).first()
         return json.loads(row[0]) if row else None
+
+    async def callback_latest(self, user_id: str) -> tuple[str, dict[str, Any]] | None:
+        """The newest button given to this user (token, data): what a typed "oui" or "suite" answers."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(callbacks.c.token, callbacks.c.data)
+                    .where(callbacks.c.user_id == user_id)
+                    .order_by(callbacks.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+        return (str(row[0]), json.loads(row[1])) if row else None
+
+    async def callback_delete(self, user_id: str, token: str) -> None:
+        """Consume a button: pressing or typing it again finds nothing."""
+        async with self.engine.begin() as conn:
+            await conn.execute(callbacks.delete().where(callbacks.c.token == token, callbacks.c.user_id == user_id))
 
     # -- handoffs -------------------------------------------------------------------------
     async def handoff_open_for(self, user_id: str) -> Handoff | None:
@@ -512,6 +557,42 @@ class Store:
                 hotline_topics.insert().values(user_id=user_id, thread_id=thread_id, created_at=utcnow())
             )
 
+    async def topics_to_expire(self, moment: dt.datetime) -> list[tuple[str, int]]:
+        """(user id, thread id) of the forum topics retention must delete: their person was last
+        seen before `moment` or is gone (a deletion to retry), and has no open case."""
+        stale = sa.select(users.c.id).where(users.c.last_seen_at < moment)
+        known = sa.select(users.c.id)
+        open_cases = sa.select(handoffs.c.user_id).where(handoffs.c.status == "open")
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(hotline_topics.c.user_id, hotline_topics.c.thread_id).where(
+                    sa.or_(hotline_topics.c.user_id.in_(stale), hotline_topics.c.user_id.not_in(known)),
+                    hotline_topics.c.user_id.not_in(open_cases),
+                )
+            )
+            return [(str(r[0]), int(r[1])) for r in rows]
+
+    async def topic_drop(self, user_id: str) -> int:
+        """Forget a deleted topic: its row and the ids of the bot's messages in it."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sent_messages.delete().where(sent_messages.c.user_id == user_id, sent_messages.c.hotline.is_(True))
+            )
+            result = await conn.execute(hotline_topics.delete().where(hotline_topics.c.user_id == user_id))
+            return int(result.rowcount or 0)
+
+    async def topic_orphan(self, user_id: str) -> None:
+        """Keep a topic Telegram would not delete yet, unlinked from the person: the retention
+        job retries under a random key that leads back to no one."""
+        orphan = "gone-" + secrets.token_hex(8)
+        async with self.engine.begin() as conn:
+            await conn.execute(hotline_topics.update().where(hotline_topics.c.user_id == user_id).values(user_id=orphan))
+            await conn.execute(
+                sent_messages.update()
+                .where(sent_messages.c.user_id == user_id, sent_messages.c.hotline.is_(True))
+                .values(user_id=orphan)
+            )
+
     async def user_for_thread(self, thread_id: int) -> str | None:
         async with self.engine.connect() as conn:
             row = (
@@ -524,7 +605,7 @@ class Store:
         """Delete every row about one person; returns the number of rows per table."""
         deleted: dict[str, int] = {}
         async with self.engine.begin() as conn:
-            for table in (inbox, outbox, callbacks, handoffs, hotline_topics):
+            for table in (inbox, outbox, callbacks, handoffs, hotline_topics, sent_messages):
                 result = await conn.execute(table.delete().where(table.c.user_id == user_id))
                 deleted[table.name] = int(result.rowcount or 0)
             result = await conn.execute(users.delete().where(users.c.id == user_id))
@@ -535,7 +616,7 @@ class Store:
         """How many rows still mention a person (0 after forget)."""
         total = 0
         async with self.engine.connect() as conn:
-            for table in (inbox, outbox, callbacks, handoffs, hotline_topics):
+            for table in (inbox, outbox, callbacks, handoffs, hotline_topics, sent_messages):
                 total += int((await conn.execute(
                     sa.select(sa.func.count()).select_from(table).where(table.c.user_id == user_id)
                 )).scalar_one())
@@ -544,8 +625,11 @@ class Store:
             )).scalar_one())
         return total
 
-    async def purge_before(self, moment: dt.datetime) -> dict[str, int]:
-        """Retention: delete what is older than `moment` (pending work is kept)."""
+    async def purge_before(self, moment: dt.datetime, *, sent_before: dt.datetime | None = None) -> dict[str, int]:
+        """Retention: delete what is older than `moment` (pending work is kept), and the ids of
+        messages sent to people's own chats before `sent_before` (Telegram deletes nothing
+        older). Forum topics are not touched: the caller deletes them in Telegram first
+        (topics_to_expire, topic_drop)."""
         deleted: dict[str, int] = {}
         async with self.engine.begin() as conn:
             steps = [
@@ -554,15 +638,12 @@ class Store:
                 (callbacks, callbacks.c.created_at < moment),
                 (handoffs, sa.and_(handoffs.c.status == "closed", handoffs.c.closed_at < moment)),
             ]
+            if sent_before is not None:
+                steps.append((sent_messages, sa.and_(sent_messages.c.hotline.is_(False), sent_messages.c.sent_at < sent_before)))
             for table, condition in steps:
                 result = await conn.execute(table.delete().where(condition))
                 deleted[table.name] = int(result.rowcount or 0)
-            stale_users = sa.select(users.c.id).where(users.c.last_seen_at < moment)
             open_cases = sa.select(handoffs.c.user_id).where(handoffs.c.status == "open")
-            result = await conn.execute(
-                hotline_topics.delete().where(hotline_topics.c.user_id.in_(stale_users), hotline_topics.c.user_id.not_in(open_cases))
-            )
-            deleted[hotline_topics.name] = int(result.rowcount or 0)
             result = await conn.execute(users.delete().where(users.c.last_seen_at < moment, users.c.id.not_in(open_cases)))
             deleted[users.name] = int(result.rowcount or 0)
         return deleted

@@ -22,7 +22,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.handoff import STAFF_ACTIONS, HandoffService
+from bot.handoff import STAFF_ACTIONS, HandoffService, HotlineRefused, TopicGone
 from bot.identity import pseudonym
 from bot.runner import Runner, SendFailed, SendRetry
 
@@ -74,6 +74,26 @@ class TelegramTransport:
             raise SendRetry(0, type(exc).__name__) from exc
         return message.message_id
 
+    async def delete_messages(self, chat_id: int, message_ids: list[int]) -> None:
+        """Delete the bot's messages in a chat ("forget me"); Telegram skips those it cannot find."""
+        await _hotline_call(self.bot.delete_messages(chat_id=chat_id, message_ids=message_ids))
+
+
+_GONE = ("thread not found", "topic_id_invalid", "topic_deleted", "topic not found")
+
+
+async def _hotline_call(call: Any) -> Any:
+    """Telegram's refusals as the neutral exceptions of bot.handoff; network errors pass as they are."""
+    try:
+        return await call
+    except BadRequest as exc:
+        text = exc.message.lower()
+        if any(marker in text for marker in _GONE):
+            raise TopicGone(exc.message) from exc
+        raise HotlineRefused(exc.message) from exc
+    except Forbidden as exc:
+        raise HotlineRefused(exc.message) from exc
+
 
 class TelegramHotline:
     """Forum-topic operations in the hotline supergroup."""
@@ -97,10 +117,17 @@ class TelegramHotline:
         return True
 
     async def close_topic(self, thread_id: int) -> None:
-        await self.bot.close_forum_topic(chat_id=self.chat_id, message_thread_id=thread_id)
+        try:
+            await _hotline_call(self.bot.close_forum_topic(chat_id=self.chat_id, message_thread_id=thread_id))
+        except HotlineRefused as exc:
+            if "not_modified" not in str(exc).lower().replace(" ", "_"):
+                raise  # else it was closed already
 
     async def delete_topic(self, thread_id: int) -> None:
-        await self.bot.delete_forum_topic(chat_id=self.chat_id, message_thread_id=thread_id)
+        await _hotline_call(self.bot.delete_forum_topic(chat_id=self.chat_id, message_thread_id=thread_id))
+
+    async def delete_messages(self, message_ids: list[int]) -> None:
+        await _hotline_call(self.bot.delete_messages(chat_id=self.chat_id, message_ids=message_ids))
 
 
 def _seconds(value: Any) -> float:

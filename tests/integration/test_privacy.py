@@ -9,7 +9,7 @@ import pytest
 
 from bot.identity import pseudonym
 from tests.conftest import HOTLINE, SECRET, STAFF, Stack
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram, Fault
 from tests.integration.test_handoff import open_handoff, wait_until
 
 pytestmark = pytest.mark.rasa
@@ -50,7 +50,30 @@ async def test_forget_leaves_zero_rows(stack: Stack, fake_telegram: FakeTelegram
     await wait_until(lambda: not rows_mentioning(gateway_db, key), timeout=10)
     assert rows_mentioning(tracker_db, key) == {}
     assert rows_mentioning(gateway_db, str(user)) == {}
-    assert any(method == "deleteForumTopic" for method, _ in api.calls)
+    assert thread in api.deleted_topics
+    # The bot's messages in the person's chat are gone too, but for the last one.
+    assert set(api.deleted_in(user)) == {s.message_id for s in api.to(user)} - {done.message_id}
+
+
+async def test_forget_closes_and_empties_the_topic_when_telegram_will_not_delete_it(
+    fake_telegram: FakeTelegram, hotline_gateway
+) -> None:
+    api, user = fake_telegram, 3004
+    thread, _ = await open_handoff(api, user, "je veux parler à quelqu'un", "fr")
+    api.message(user, "voici mon problème")
+    await wait_until(lambda: any(s.method == "copyMessage" for s in api.in_thread(HOTLINE, thread)))
+    api.staff_message(HOTLINE, STAFF, thread, "/bot")
+    await wait_until(lambda: any("reprend" in (s.text or "") for s in api.to(user)))
+    bots_in_topic = {s.message_id for s in api.in_thread(HOTLINE, thread)}  # card, copy, notes
+
+    api.fail_next("deleteForumTopic", Fault(400, "Bad Request: not enough rights to delete topic"))
+    count = len(api.to(user))
+    api.message(user, "/forget")
+    question = (await api.wait_for(user, count + 1))[-1]
+    api.press(user, question.button("Oui")["callback_data"])
+    await api.wait_for(user, count + 2)
+    assert api.topics[thread]["closed"] is True
+    assert set(api.deleted_in(HOTLINE)) == bots_in_topic
 
 
 async def test_forget_can_be_cancelled(fake_telegram: FakeTelegram, gateway, tmp_path: Path) -> None:
