@@ -14,8 +14,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot import danger
 from bot.content import Library, library, load_yaml
 from bot.phrases import PhraseIndex
+from bot.urgent import urgent_reply
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +95,11 @@ class ActionAnswerFaq(Action):
         answer = lib.answer(topic, lang, darija=darija) if topic else None
         if answer is None:
             log.warning("no FAQ answer for topic %s", topic)
-            dispatcher.utter_message(text=lib.text("fallback", lang), buttons=menu_buttons(lib, lang))
+            dispatcher.utter_message(text=lib.text("fallback", lang, darija), buttons=menu_buttons(lib, lang))
             return []
         text, _used = answer
         dispatcher.utter_message(
-            text=text, buttons=[{"title": lib.text("button_menu", lang), "payload": payload("help")}]
+            text=text, buttons=[{"title": lib.text("button_menu", lang, darija), "payload": payload("help")}]
         )
         return []
 
@@ -125,9 +127,7 @@ class ActionUrgent(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         lib = library()
         lang, darija = user_language(tracker)
-        hotline = load_yaml(lib.content_dir / "hotline.yml") or {}
-        numbers = lib.contact_block(hotline.get("emergency_contacts") or [], lang)
-        dispatcher.utter_message(text=f"{lib.text('urgent_intro', lang)}\n\n{numbers}\n\n{lib.text('urgent_nearest', lang)}")
+        dispatcher.utter_message(text=urgent_reply(lib, danger_kinds(tracker), lang, darija))
         # Then a person: the gateway alerts the hotline at once (flagged urgent), or gives its phone.
         dispatcher.utter_message(json_message={"dalil": {"op": "handoff", "reason": "urgent", "urgent": True}})
         # The message may also ask a question ("que faire si la police m'arrête ?"): answer it
@@ -136,10 +136,21 @@ class ActionUrgent(Action):
         answer = lib.answer(topic, lang, darija=darija) if topic else None
         if answer is not None:
             dispatcher.utter_message(
-                text=lib.text("urgent_then_answer", lang) + "\n\n" + answer[0],
-                buttons=[{"title": lib.text("button_menu", lang), "payload": payload("help")}],
+                text=lib.text("urgent_then_answer", lang, darija) + "\n\n" + answer[0],
+                buttons=[{"title": lib.text("button_menu", lang, darija), "payload": payload("help")}],
             )
         return []
+
+
+def danger_kinds(tracker: Tracker) -> list[str]:
+    """The kinds of danger of the latest message: the gateway's (it saw the whole text), else the
+    danger words found in the text Rasa received."""
+    latest = tracker.latest_message or {}
+    metadata = latest.get("metadata") or {}
+    kinds = metadata.get("danger_kinds")
+    if isinstance(kinds, list) and kinds:
+        return [str(k) for k in kinds]
+    return danger.kinds(str(latest.get("text") or ""))
 
 
 def underlying_faq_topic(tracker: Tracker) -> str | None:
@@ -161,17 +172,17 @@ class ActionFallback(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         lib = library()
-        lang, _ = user_language(tracker)
+        lang, darija = user_language(tracker)
         if consecutive_misses(tracker) >= 2:
             dispatcher.utter_message(
-                text=lib.text("fallback_offer_person", lang),
+                text=lib.text("fallback_offer_person", lang, darija),
                 buttons=[
-                    {"title": lib.text("button_yes_person", lang), "payload": payload("request_human", reason="fallback")},
-                    {"title": lib.text("button_menu", lang), "payload": payload("help")},
+                    {"title": lib.text("button_yes_person", lang, darija), "payload": payload("request_human", reason="fallback")},
+                    {"title": lib.text("button_menu", lang, darija), "payload": payload("help")},
                 ],
             )
         else:
-            dispatcher.utter_message(text=lib.text("fallback", lang), buttons=menu_buttons(lib, lang))
+            dispatcher.utter_message(text=lib.text("fallback", lang, darija), buttons=menu_buttons(lib, lang))
         return []
 
 

@@ -27,11 +27,13 @@ from bot.content import PAGE_BREAK, Library
 from bot.handoff import STAFF_ACTIONS, HandoffService
 from bot.language import detect
 from bot.language_policy import Decision, UserLanguage, decide
-from bot.privacy import Privacy
+from bot.phrases import fold
+from bot.privacy import Privacy, forget_note
 from bot.rasa_client import RasaClient
 from bot.settings import Settings, ensure_secret
 from bot.store import InboxItem, Store, User
 from bot.textnorm import clean
+from bot.urgent import urgent_reply
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +143,10 @@ class Engine:
         if text.startswith("/"):
             # Only the gateway's commands start with "/": never let a user type a Rasa intent.
             return [self._say(user, "unknown_command")]
+        if not skip_language:
+            typed = await self._typed_answer(user, text)
+            if typed is not None:
+                return typed
         lang, darija = self.reply_language(user), user.darija
         if not skip_language:
             decision = decide(detect(text), self._state(user))
@@ -148,18 +154,44 @@ class Engine:
             if decision.reply is None:
                 return [await self._language_keyboard(user, "choose_language", then=text)]
             lang, darija = decision.reply, decision.darija
-        urgent = danger.is_urgent(text)
+        kinds = danger.kinds(text)
+        if not kinds and danger.is_distress(text):
+            return await self._distress(user, lang, darija and lang == "ar")
         bodies: list[Body] = []
         if len(text) > MAX_NLU_CHARS:
             text = text[:MAX_NLU_CHARS]
             bodies.append(self._say(user, "too_long", lang=lang))
-        metadata = {"language": lang, "darija": darija and lang == "ar", "urgent": urgent}
+        metadata = {"language": lang, "darija": darija and lang == "ar", "urgent": bool(kinds), "danger_kinds": kinds}
         messages = await self.rasa.send(user.id, text, metadata)
         return await self._render(user, messages, lang, bodies)
 
-    async def send_payload(self, user: User, payload: str) -> list[Body]:
+    async def _distress(self, user: User, lang: str, darija: bool) -> list[Body]:
+        """Only distress ("😭", "je suis perdu"): a kind word, the lines for danger, a person, the menu."""
+        buttons = [
+            {"title": self.library.text("button_yes_person", lang, darija), "data": {"t": "payload", "payload": '/request_human{"reason":"request"}'}},
+            {"title": self.library.text("button_menu", lang, darija), "data": {"t": "payload", "payload": "/help"}},
+        ]
+        return await self._paged(user, [urgent_reply(self.library, ["distress"], lang, darija)], buttons, lang)
+
+    async def _typed_answer(self, user: User, text: str) -> list[Body] | None:
+        """A typed "oui" / "wakha" / "suite" that answers the newest button; None: not one."""
+        meaning = typed_meaning(self.library, text)
+        if meaning is None:
+            return None
+        latest = await self.store.callback_latest(user.id)
+        if latest is None:
+            return None
+        token, data = latest
+        if data.get("t") == "forget" and meaning in ("yes", "no"):
+            return await self._forget(user, confirmed=meaning == "yes")
+        if data.get("t") == "more" and meaning == "more":
+            await self.store.callback_delete(user.id, token)
+            return await self._callback_data(user, data)
+        return None
+
+    async def send_payload(self, user: User, payload: str, *, lang: str | None = None) -> list[Body]:
         """Send a button payload such as `/help{"menu":"health"}` with the user's language."""
-        lang = self.reply_language(user)
+        lang = lang or self.reply_language(user)
         match = _PAYLOAD.match(payload.strip())
         if not match:
             return await self._text(user, payload, skip_language=True)
@@ -197,6 +229,9 @@ class Engine:
         data = await self.button_data(user, token) if token else None
         if data is None:
             return [self._say(user, "button_expired"), *await self.send_payload(user, "/help")]
+        return await self._callback_data(user, data)
+
+    async def _callback_data(self, user: User, data: dict[str, Any]) -> list[Body]:
         kind = data.get("t")
         if kind == "lang" and data.get("lang") in ANSWER_LANGS:
             user = await self.choose_language(user, data["lang"])
@@ -258,9 +293,13 @@ class Engine:
         lang = self.reply_language(user)
         if not confirmed or self.privacy is None:
             return [self._say(user, "forget_cancelled", lang=lang)]
-        await self.privacy.forget(user.id)
+        forgotten = await self.privacy.forget(user.id)
+        text = self.library.text("forget_done", lang)
+        note = forget_note(forgotten)  # what became of the bot's messages in this chat
+        if note is not None:
+            text += "\n\n" + self.library.text(note, lang)
         # Sent last; once delivered, the runner forgets again, its own outbox row included.
-        return [{"text": self.library.text("forget_done", lang), "lang": lang, "purge_user": True}]
+        return [{"text": text, "lang": lang, "purge_user": True}]
 
     def _media(self, user: User, media_type: str) -> list[Body]:
         if media_type == "location":
@@ -294,7 +333,8 @@ class Engine:
     # -- rendering ------------------------------------------------------------------------
     def _say(self, user: User, key: str, *, lang: str | None = None, **values: Any) -> Body:
         lang = lang or self.reply_language(user)
-        return {"text": self.library.text(key, lang, **values), "lang": lang}
+        darija = bool(user.darija) and lang == "ar"
+        return {"text": self.library.text(key, lang, darija, **values), "lang": lang}
 
     async def _language_keyboard(self, user: User, key: str, *, then: str | None, start: bool = False) -> Body:
         row = []
@@ -359,6 +399,16 @@ class Engine:
             return [await self._forget_question(user)]
         log.warning("unknown directive %s", op)
         return []
+
+
+def typed_meaning(library: Library, text: str) -> str | None:
+    """`yes`, `no` or `more` when the whole message is one of content/typed_answers.yml's words."""
+    words = library.typed_answers()
+    folded = fold(text)
+    for meaning in ("yes", "no", "more"):
+        if folded in words.get(meaning, ()):
+            return meaning
+    return None
 
 
 def split_long(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:

@@ -19,13 +19,23 @@ from urllib.parse import urlparse
 
 import yaml
 
-from bot.content import ANSWER_LANGS, MAX_PAGE_CHARS, QUESTION_LANGS, Contact, Topic, split_pages
+from bot.content import (
+    ANSWER_LANGS,
+    MAX_PAGE_CHARS,
+    QUESTION_LANGS,
+    Contact,
+    Source,
+    Topic,
+    compact_contact,
+    split_pages,
+)
 
 Level = Literal["error", "warning"]
 Locator = Callable[[tuple[str, ...]], str]
 
 MIN_QUESTIONS = {"fr": 25, "ar": 25, "ary_arab": 10, "ary_latn": 10, "en": 10}
 STALE_AFTER_DAYS = 180
+MAX_FIRST_PAGE_CHARS = 500  # what arrives without pressing "more": the action and the number
 MAX_TITLE_CHARS = 30
 FAMILIES = ("asylum", "papers", "work_school", "health", "return", "support")
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F]")
@@ -62,6 +72,59 @@ def contract_topics(root: Path) -> set[str] | None:
             data = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
             return set((data.get("faq_topics") or {}).keys())
     return None
+
+
+def _is_web_address(text: str) -> bool:
+    parsed = urlparse(text)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def source_problems(source: Source, today: dt.date) -> list[tuple[Level, str, str]]:
+    """What is wrong with one source: its address, when it was published, when it was read."""
+    out: list[tuple[Level, str, str]] = []
+    if not _is_web_address(source.url):
+        out.append(("error", f"{source.url!r} is not a web address", "Use a full address starting with https://."))
+    if not source.published:
+        out.append(("error", "the date the source was published is missing",
+                    "Add `published:` as the page shows it (YYYY-MM-DD, YYYY-MM or YYYY), or `undated` if it shows none."))
+    elif not source.published_ok():
+        out.append(("error", f"{source.published!r} is not a publication date",
+                    "Write YYYY-MM-DD, YYYY-MM, YYYY or undated."))
+    elif source.year and source.year > today.year:
+        out.append(("error", f"the publication date {source.published} is in the future", "Write the date the page shows."))
+    if source.read is None:
+        out.append(("error", "the date the source was read is missing", "Add `read:` YYYY-MM-DD, the day you read the page."))
+    elif source.read > today:
+        out.append(("error", f"the reading date {source.read} is in the future", "Write the day you actually read it."))
+    return out
+
+
+def first_contact_line(topic: Topic, contacts: Mapping[str, Contact], lang: str) -> str | None:
+    """The contact line the first page of the answer carries (see Library.first_contact_line)."""
+    for cid in topic.contacts:
+        contact = contacts.get(cid)
+        line = compact_contact(contact, lang) if contact else None
+        if line:
+            return line
+    return None
+
+
+def validate_contacts(contacts: Mapping[str, Contact], today: dt.date, where: str = "content/contacts.yml") -> list[Problem]:
+    """Every contact says how to reach it and where its details come from, with dates."""
+    problems: list[Problem] = []
+    for cid in sorted(contacts):
+        contact = contacts[cid]
+        at = f"{where}, {cid}"
+        if not contact.reachable():
+            problems.append(Problem("error", at, "no phone, WhatsApp, e-mail, address or `reach` text",
+                                    "Give the way to reach it, or a `reach` text saying the way that works."))
+        if contact.source is None:
+            problems.append(Problem("error", at + " › source", "no source",
+                                    "Add `source: {url, published, read}`: where these details come from."))
+        else:
+            for level, message, fix in source_problems(contact.source, today):
+                problems.append(Problem(level, at + " › source", message, fix))
+    return problems
 
 
 def validate(
@@ -107,7 +170,14 @@ def validate(
                 add(level, ("answer", lang), f"the {lang} answer is missing (missing translation)",
                     "Write the answer in this language" + (" (users then see the French one)." if lang == "en" else "."))
                 continue
-            for number, page in enumerate(split_pages(answer), 1):
+            pages = split_pages(answer)
+            first_line = first_contact_line(topic, contacts, lang)
+            first = len(pages[0]) + (len(first_line) + 2 if first_line else 0) if pages else 0
+            if first > MAX_FIRST_PAGE_CHARS:
+                add("error", ("answer", lang),
+                    f"the first page has {first} characters with the contact line, more than {MAX_FIRST_PAGE_CHARS}",
+                    "Keep only what to do now and who to call on the first page; move details after a line ---.")
+            for number, page in enumerate(pages, 1):
                 if len(page) > MAX_PAGE_CHARS:
                     add("error", ("answer", lang),
                         f"page {number} has {len(page)} characters, too long for one phone screen",
@@ -123,11 +193,9 @@ def validate(
             add("error", ("answer", "fr"), "the French answer is written in Arabic letters", "Put it in the Arabic column.")
         if not topic.sources:
             add("error", ("sources",), "no source URL", "Add the web page the facts come from, so others can check them.")
-        for number, url in enumerate(topic.sources, 1):
-            parsed = urlparse(url)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc or " " in url:
-                add("error", ("sources", str(number)), f"{url!r} is not a web address",
-                    "Use a full address starting with https:// (one per line).")
+        for number, source in enumerate(topic.sources, 1):
+            for level, message, fix in source_problems(source, today):
+                add(level, ("sources", str(number)), message, fix)
         if topic.last_checked is None:
             add("error", ("last_checked",), "the date it was last checked is missing",
                 "Write the date you compared the answer with its sources, as YYYY-MM-DD.")
@@ -141,6 +209,10 @@ def validate(
             if contact_id not in contacts:
                 add("error", ("contacts", str(number)), f"unknown contact {contact_id!r}",
                     "Use an id from content/contacts.yml or add the contact there first.")
+            elif not contacts[contact_id].reachable():
+                add("error", ("contacts", str(number)), f"the contact {contact_id!r} has no way to reach it",
+                    "In content/contacts.yml give it a phone, WhatsApp, e-mail or address, or a `reach` text "
+                    "saying the way that works.")
         for lang in QUESTION_LANGS:
             questions = topic.questions.get(lang, ())
             if len(questions) < MIN_QUESTIONS[lang]:
@@ -189,7 +261,7 @@ def validate_library(root: Path, *, today: dt.date | None = None) -> list[Proble
         return [Problem("error", str(exc).split(":", 1)[0], "the file cannot be read: " + str(exc).split(":", 1)[-1].strip(),
                         "Fix the YAML syntax (indentation, quotes) at the place shown.")]
     menu_topics = [t for family in (menu.get("families") or {}).values() for t in family.get("topics") or []]
-    return validate(
+    problems = validate(
         topics,
         contacts,
         lambda topic: yaml_locator(topic.path or root / "faq" / f"{topic.id}.yml", root),
@@ -197,3 +269,5 @@ def validate_library(root: Path, *, today: dt.date | None = None) -> list[Proble
         required_topics=contract_topics(root),
         menu_topics=menu_topics,
     )
+    problems += validate_contacts(contacts, today or dt.date.today())
+    return sorted(problems, key=lambda p: (p.level != "error", p.where))

@@ -58,6 +58,15 @@ class PhraseIndex:
             return []
         return [m.span() for m in self._pattern.finditer(text if folded else fold(text))]
 
+    def found(self, folded: str) -> list[tuple[str, int]]:
+        """(label, start) of every phrase in an already folded text, in order."""
+        if self._pattern is None:
+            return []
+        out: list[tuple[str, int]] = []
+        for match in self._pattern.finditer(folded):
+            out.append((self._label.get(match.group(0)) or self._wildcard_label(match.group(0)), match.start()))
+        return out
+
     def _wildcard_label(self, found: str) -> str:
         for phrase, label in self._label.items():
             if "*" in phrase and re.fullmatch(_regex(phrase), found):

@@ -28,14 +28,14 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
 import yaml
 
-from bot.content import QUESTION_LANGS, Contact, ContentError, Library, Topic, load_yaml
+from bot.content import QUESTION_LANGS, Contact, ContentError, Library, Source, Topic, load_yaml
 from bot.faq_validate import FAMILIES, Problem, contract_topics, validate, yaml_locator
 from bot.training import dump_yaml
 
@@ -717,6 +717,17 @@ def _represent_dict(dumper: _SheetDumper, data: dict[Any, Any]) -> yaml.MappingN
     return yaml.MappingNode("tag:yaml.org,2002:map", pairs, flow_style=flow)
 
 
+class _BlockDict(dict):  # type: ignore[type-arg]
+    """A mapping always written one key per line (a field rewritten inside a hand-written entry)."""
+
+
+def _represent_block_dict(dumper: _SheetDumper, data: _BlockDict) -> yaml.MappingNode:
+    node = _represent_dict(dumper, dict(data))
+    node.flow_style = False
+    return node
+
+
+_SheetDumper.add_representer(_BlockDict, _represent_block_dict)
 _SheetDumper.add_representer(str, _represent_str)
 _SheetDumper.add_representer(dict, _represent_dict)
 _SheetDumper.add_representer(list, _represent_list)
@@ -875,6 +886,38 @@ def _top_level_blocks(text: str) -> tuple[str, list[_Block]] | None:
     return "".join(head), blocks
 
 
+def _rewrite_entry(block: _Block, old: Any, new: Any) -> str:
+    """One changed top-level entry: its unchanged fields keep their exact lines, changed ones are
+    written again (so a new phone number is a one-line change); the whole entry when its layout
+    is not one field per `  key:` line."""
+    whole = dump_entry({block.key: new}, style="contacts")
+    lines = block.body.splitlines(keepends=True)
+    if not (isinstance(old, Mapping) and isinstance(new, Mapping)) or not lines:
+        return whole
+    fields: dict[str, str] = {}
+    current: str | None = None
+    for line in lines[1:]:
+        match = re.match(r"^  ([A-Za-z0-9_]+):", line)
+        if match:
+            current = match.group(1)
+            fields[current] = line
+        elif current is not None and (line.startswith("    ") or not line.strip()):
+            fields[current] += line
+        else:
+            return whole
+    if list(fields) != [str(k) for k in old]:
+        return whole
+    out = [lines[0]]
+    for key, value in new.items():
+        if key in old and old[key] == value:
+            out.append(fields[str(key)])
+        else:
+            dumped = dump_entry(_BlockDict({key: value}), style="contacts")
+            out.append("".join("  " + line if line.strip() else line
+                               for line in dumped.splitlines(keepends=True)))
+    return "".join(out)
+
+
 def rewrite_mapping(text: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
     """The YAML mapping file `text` (parsed: `old`) with changed or added top-level entries from `new`.
 
@@ -890,7 +933,7 @@ def rewrite_mapping(text: str, old: Mapping[str, Any], new: Mapping[str, Any]) -
     out = [head]
     for block in blocks:
         if block.key in new and new[block.key] != old[block.key]:
-            out.append(dump_entry({block.key: new[block.key]}, style="contacts"))
+            out.append(_rewrite_entry(block, old[block.key], new[block.key]))
         else:
             out.append(block.body)
         out.append(block.tail)
@@ -983,7 +1026,7 @@ def faq_rows(topics: Mapping[str, Topic]) -> list[list[str]]:
     for topic in sorted(topics.values(), key=lambda t: (order.get(t.family, len(order)), t.id)):
         shared = {
             "family": topic.family,
-            "sources": "\n".join(topic.sources),
+            "sources": "\n".join(source.cell() for source in topic.sources),
             "last_checked": topic.last_checked.isoformat() if topic.last_checked else "",
             "contacts": "\n".join(topic.contacts),
         }
@@ -1005,7 +1048,7 @@ def faq_rows(topics: Mapping[str, Topic]) -> list[list[str]]:
 def contact_row(contact: Contact) -> list[str]:
     values: dict[str, str] = {"id": contact.id, "phone": contact.phone or "", "whatsapp": contact.whatsapp or "",
                               "cities": "\n".join(contact.cities), "url": contact.url or "",
-                              "source": contact.source or "",
+                              "source": contact.source.cell() if contact.source else "",
                               "checked": contact.checked.isoformat() if contact.checked else "",
                               "check": "yes" if contact.check else ""}
     for name in CONTACT_LANG_FIELDS:
@@ -1274,6 +1317,8 @@ def _shared_value(column: str, raw: Any) -> Any:
         return cell_text(raw)
     if column == "last_checked":
         return parse_day(raw)
+    if column == "sources":
+        return tuple(Source.parse(line) for line in text_lines(raw))
     return text_lines(raw, commas=column == "contacts")
 
 
@@ -1290,7 +1335,7 @@ def topic_diff(old: Topic | None, new: Topic) -> list[str]:
     lines += map_diff("title", old.title, new.title, ("fr", "ar", "en"))
     if old.last_checked != new.last_checked:
         lines.append(f"last_checked: {show(old.last_checked)} → {show(new.last_checked)}")
-    lines += list_diff("sources", old.sources, new.sources)
+    lines += list_diff("sources", [x.cell() for x in old.sources], [x.cell() for x in new.sources])
     lines += list_diff("contacts", old.contacts, new.contacts)
     lines += map_diff("caution", old.caution, new.caution, ("fr", "ar", "en"))
     lines += map_diff("answer", old.answer, new.answer, ("fr", "ar", "en", "ary"))
@@ -1342,6 +1387,8 @@ def _contacts_from_table(table: Table, current: Mapping[str, Contact],
             numbers[column] = text or None
         for column in ("url", "source"):
             text = row.text(column)
+            if column == "source":
+                text = Source.parse(text).url if text else ""
             if text and not is_web_address(text):
                 bad(row, column, f"{text!r} is not a web address", "Use a full address starting with https://.")
         try:
@@ -1355,11 +1402,13 @@ def _contacts_from_table(table: Table, current: Mapping[str, Contact],
         if check_text not in _YES | _NO:
             bad(row, "check", f"{row.text('check')!r} is neither yes nor empty",
                 "Write yes when the details may be out of date, else leave it empty.")
-        out[cid] = (Contact(
+        # Fields the sheet has no column for (offices, reach, what...) are kept from the file.
+        out[cid] = (replace(
+            old or Contact(id=cid, name={}),
             id=cid, name=texts["name"], phone=numbers["phone"], whatsapp=numbers["whatsapp"],
             address=texts["address"], hours=texts["hours"], cities=text_lines(row.cells.get("cities"), commas=True),
-            url=row.text("url") or None, source=row.text("source") or None, checked=checked,
-            check=check_text in _YES,
+            url=row.text("url") or None, source=Source.parse(row.text("source")) if row.text("source") else None,
+            checked=checked, check=check_text in _YES,
         ), row.number)
     return out, problems
 
@@ -1388,10 +1437,12 @@ def _contact_yaml(contact: Contact, raw: Mapping[str, Any] | None, old: Contact 
         if f.name == "id" or (old is not None and getattr(old, f.name) == getattr(contact, f.name)):
             continue
         value = getattr(contact, f.name)
-        if isinstance(value, Mapping):
+        if isinstance(value, Source):
+            value = value.to_yaml() if (value.published or value.read) else value.url
+        elif isinstance(value, Mapping):
             value = {k: value[k] for k in [*("fr", "ar", "en"), *value] if k in value} or None
         elif isinstance(value, tuple):
-            value = list(value) or None
+            value = [asdict(v) if is_dataclass(v) else v for v in value] or None
         elif value is False:
             value = None
         if value is None:

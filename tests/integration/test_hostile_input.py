@@ -107,8 +107,8 @@ def expectation(entry: dict[str, Any]) -> str:
 
 
 def phrases(key: str) -> list[str]:
-    """An interface text in every answer language."""
-    return [library().text(key, lang) for lang in ("fr", "ar", "en")]
+    """An interface text in every answer language (Arabic also in its Darija wording)."""
+    return [library().text(key, lang) for lang in ("fr", "ar", "en")] + [library().text(key, "ar", darija=True)]
 
 
 # -- feeding -------------------------------------------------------------------------------

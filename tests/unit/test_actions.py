@@ -67,7 +67,7 @@ async def test_faq_answer_from_a_menu_button_entity() -> None:
 async def test_contacts_and_check_dates_are_shown_under_an_answer() -> None:
     text, _ = library().answer("asylum_apply", "fr")
     assert "+212 5 37 54 54 00" in text  # the helpline, from content/contacts.yml
-    assert "2026-11-29" in text
+    assert "📅" in text.split("\f")[-1]  # how old the sources are, on the last page
     assert "⚠️" in text  # the caution line: numbers may change
 
 
@@ -84,9 +84,11 @@ async def test_theme_menu_lists_its_topics_then_back() -> None:
     payloads = [b["payload"] for b in message["buttons"]]
     assert payloads == [
         '/faq{"faq_topic":"health_access"}',
+        '/faq{"faq_topic":"maternity_child_health"}',
         '/faq{"faq_topic":"health_specialised"}',
         '/faq{"faq_topic":"sexual_health"}',
         '/faq{"faq_topic":"hiv_testing"}',
+        '/faq{"faq_topic":"mental_health"}',
         "/help",
     ]
 
@@ -94,8 +96,11 @@ async def test_theme_menu_lists_its_topics_then_back() -> None:
 async def test_urgent_gives_emergency_numbers_first_then_a_person() -> None:
     _, messages = await run(ActionUrgent(), tracker(language="fr"))
     numbers, person = messages
-    for number in ("19", "177", "15", "141"):
-        assert f"\u200e{number}\u200e" in numbers["text"]
+    # No danger word to say which danger: 112 first, then police, gendarmerie, civil protection,
+    # and the line for people who fear the police.
+    positions = [numbers["text"].find(f"\u200e{n}\u200e") for n in ("112", "19", "177", "15")]
+    assert -1 not in positions and positions == sorted(positions), numbers["text"]
+    assert "police" in numbers["text"].split("\n\n")[-1]
     assert person["custom"] == {"dalil": {"op": "handoff", "reason": "urgent", "urgent": True}}
 
 

@@ -90,7 +90,7 @@ async def test_french_message_is_sent_to_rasa_with_its_language(parts) -> None:
     await runner.submit("u1", 11, "fr", "text", text="bonjour, je veux des informations")
     assert await runner.drain("u1", timeout=5)
     assert out.texts() == ["greeting in fr"]
-    assert rasa.requests[0]["metadata"] == {"language": "fr", "darija": False, "urgent": False}
+    assert rasa.requests[0]["metadata"] == {"language": "fr", "darija": False, "urgent": False, "danger_kinds": []}
 
 
 async def test_arabic_and_darija_get_arabic_answers(parts) -> None:

@@ -3,7 +3,6 @@ merging, the TTL cache, stale copies, malformed feeds and events, and `check()`.
 
 from __future__ import annotations
 
-
 import asyncio
 import datetime as dt
 import logging
@@ -324,9 +323,12 @@ async def test_the_default_configuration_lists_no_invented_event() -> None:
     assert listing.events == () or not any(e.sample for e in listing.events)
 
 
+DEMO = Path(__file__).resolve().parents[2] / "events" / "demo.yml"
+DEMO_TEXT = DEMO.read_text(encoding="utf-8")
+
+
 async def test_the_demonstration_file_is_valid_in_the_future_and_names_no_real_organisation() -> None:
-    demo = Path(__file__).resolve().parents[2] / "events" / "demo.yml"
-    text = demo.read_text(encoding="utf-8")
+    demo, text = DEMO, DEMO_TEXT
     for line in text.splitlines():
         if line.strip().startswith(("organiser:", "venue:", "registration:")):
             assert not re.search(r"ALCS|AMPF|OIM|IOM|HCR|UNHCR|Caritas|FOO|OMDH|FORSATY", line), line

@@ -12,7 +12,7 @@ import yaml
 from bot.faq_validate import MIN_QUESTIONS, validate_library
 from tests.conftest import ROOT
 
-TODAY = dt.date(2026, 11, 29)
+TODAY = dt.date(2026, 12, 7)  # sources were read on this day: none may be "in the future"
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_missing_source(project: Path) -> None:
 def test_unknown_contact_and_unknown_menu_topic(project: Path) -> None:
     edit(project, "work", lambda d: d["contacts"].append("nobody"))
     menu = project / "content" / "menu.yml"
-    menu.write_text(menu.read_text().replace("topics: [work, education", "topics: [work, jobs_abroad, education"))
+    menu.write_text(menu.read_text().replace("topics: [work, labour_rights", "topics: [work, jobs_abroad, labour_rights"))
     found = messages(project)
     assert any("unknown contact 'nobody'" in m for m in found)
     assert any("content/menu.yml" in m and "jobs_abroad" in m for m in found)

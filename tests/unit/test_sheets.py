@@ -23,7 +23,7 @@ from bot.sheets import ImportReport, export_faq, import_faq
 from bot.sheets_events import export_events, import_events
 from tests.conftest import ROOT
 
-TODAY = dt.date(2026, 11, 29)
+TODAY = dt.date(2026, 12, 7)
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ def test_new_rows_with_a_new_id_create_a_topic_file(project: Path, sheet: Callab
     def add_topic(ws: Any) -> None:
         for lang, (title, answer, questions) in texts.items():
             ws.append(["language_classes", "support", lang, title, answer, "", questions,
-                       "https://example.org/classes", "2026-11-20", "foo"])
+                       "https://example.org/classes | undated | 2026-11-20", "2026-11-20", "foo"])
 
     edit(path, add_topic)
     report = import_faq(project, path, apply=True, today=TODAY)
