@@ -85,8 +85,12 @@ def evaluate_model(model: Path, folder: Path) -> Report:
     """Held-out evaluation of a model file, in this process (Rasa is imported here only)."""
     from rasa.core.agent import Agent
 
+    from nlu import embeddings
+
     agent = Agent.load(str(model))
     examples = load_examples(folder)
+    embeddings.cache_parsed_texts(True)  # our questions, not users' messages: embedded once
+    embeddings.prefill([example.text for example in examples])
     report = Report()
 
     async def run() -> None:
@@ -102,7 +106,8 @@ def evaluate_model(model: Path, folder: Path) -> Report:
 def cached_report(model: Path, folder: Path) -> Report:
     """The held-out report of a model, computed once and kept beside it (models/<name>.eval.json)."""
     cache = model.with_name(model.name.removesuffix(".tar.gz") + ".eval.json")
-    tests = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.glob("*.yml")))).hexdigest()[:16]
+    files = sorted(folder.glob("*.yml")) + sorted((folder / "topics").glob("*.yml"))
+    tests = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:16]
     if cache.exists():
         data = json.loads(cache.read_text(encoding="utf-8"))
         if data.get("tests") == tests:

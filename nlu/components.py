@@ -31,6 +31,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.danger import is_urgent
 from bot.textnorm import clean, normalize_arabic
+from nlu.embeddings import KNOWN_WORDS
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -111,10 +112,13 @@ class FaqConfidenceGate(GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {"threshold": 0.2}
+        return {"threshold": 0.2, "unknown_words_below": 0.5}
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.threshold = float(config.get("threshold", 0.2))
+        # A message none of whose words occurs in the training data ("xqzt bloop 0612345678",
+        # "1234") is answered only when the topic is clear (the classifier sets the flag).
+        self.unknown_words_below = float(config.get("unknown_words_below", 0.5))
 
     @classmethod
     def create(
@@ -134,7 +138,11 @@ class FaqConfidenceGate(GraphComponent):
             if (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != "faq":
                 continue
             selected = ((message.get("response_selector") or {}).get("faq") or {}).get("response") or {}
-            if float(selected.get("confidence") or 0.0) >= self.threshold:
+            confidence = float(selected.get("confidence") or 0.0)
+            gate = self.threshold
+            if message.get(KNOWN_WORDS) is False:
+                gate = max(gate, self.unknown_words_below)
+            if confidence >= gate:
                 continue
             fallback = {INTENT_NAME_KEY: "nlu_fallback", PREDICTED_CONFIDENCE_KEY: self.threshold}
             message.set(INTENT, fallback, add_to_output=True)
