@@ -15,9 +15,18 @@ from sanic import response
 
 log = logging.getLogger(__name__)
 
+KEEP_ALIVE_SECONDS = 120
+
 
 def build_app(token: str = ""):  # noqa: ANN201 - sanic app
     app = create_app("actions", cors_origins=None)
+    # Rasa opens a new connection for every action call, and its event loop can be busy for
+    # seconds on a loaded machine (it embeds each message) between connecting and writing the
+    # request. Sanic closes a connection that has sent nothing after KEEP_ALIVE_TIMEOUT (5 s by
+    # default), and Rasa then fails the action ("Cannot write to closing transport": the person
+    # got "could not prepare the answer"; 37 of 1,231 messages while a model was trained beside
+    # a loaded server, 2026-12-07). Idle connections cost nothing on loopback: wait longer.
+    app.config.KEEP_ALIVE_TIMEOUT = KEEP_ALIVE_SECONDS
 
     @app.middleware("request")
     async def _check_token(request):  # noqa: ANN001, ANN202
