@@ -102,7 +102,13 @@ async def test_urgent_alerts_the_hotline_at_once(fake_telegram: FakeTelegram, ho
     await wait_until(lambda: any("URGENT" in (s.text or "") for s in api.in_thread(HOTLINE, thread)))
     sent = await api.wait_for(user, 2)
     assert "19" in sent[0].text and "15" in sent[0].text  # emergency numbers come first
-    assert "urgent" in sent[1].text.lower()
+    # Then what the hotline does: in office hours "the team knows it is urgent"; outside them
+    # when it reads messages again and to call 112 or 15 now (never "as soon as possible").
+    closed_start = library().text("handoff_urgent_closed_hours", "fr", when="\0").split("\0")[0]
+    if sent[1].text.startswith(closed_start):
+        assert "112" in sent[1].text and "15" in sent[1].text
+    else:
+        assert sent[1].text == library().text("handoff_urgent_opened", "fr")
 
 
 async def test_two_users_at_once_get_their_own_topics(fake_telegram: FakeTelegram, hotline_gateway) -> None:
