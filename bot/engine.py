@@ -26,7 +26,7 @@ from bot.admin import ADMIN_COMMANDS, Admin
 from bot.content import PAGE_BREAK, Library
 from bot.handoff import STAFF_ACTIONS, HandoffService
 from bot.language import detect
-from bot.language_policy import Decision, UserLanguage, decide
+from bot.language_policy import Decision, UserLanguage, decide, word_count
 from bot.phrases import fold
 from bot.privacy import Privacy, forget_note
 from bot.rasa_client import RasaClient
@@ -149,11 +149,16 @@ class Engine:
                 return typed
         lang, darija = self.reply_language(user), user.darija
         if not skip_language:
-            decision = decide(detect(text), self._state(user))
+            decision = decide(detect(text), self._state(user), words=word_count(text))
             user = await self._remember(user, decision)
             if decision.reply is None:
                 return [await self._language_keyboard(user, "choose_language", then=text)]
             lang, darija = decision.reply, decision.darija
+            if decision.followed_from is not None:
+                # A full sentence in another language: answer in it, then say how to go back.
+                bodies = await self._text(user, raw, skip_language=True)
+                previous = self.library.text(f"language_name_{decision.followed_from}", decision.followed_from)
+                return [*bodies, self._say(user, "language_followed", lang=lang, previous=previous)]
         kinds = danger.kinds(text)
         if not kinds and danger.is_distress(text):
             return await self._distress(user, lang, darija and lang == "ar")
@@ -210,6 +215,8 @@ class Engine:
 
     async def _command(self, user: User, name: str) -> list[Body]:
         if name == "start":
+            if user.lang_chosen in ANSWER_LANGS:  # a returning person: their language, the menu
+                return [self._say(user, "welcome_back"), *await self.send_payload(user, "/help")]
             return [await self._language_keyboard(user, "welcome", then=None, start=True)]
         if name == "language":
             return [await self._language_keyboard(user, "choose_language", then=None)]

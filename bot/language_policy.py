@@ -5,8 +5,13 @@ user) into a `Decision`: the reply language (fr, ar or en; None means "show the 
 keyboard"), whether to use Darija wording, and the state to remember. No I/O, no clock: the
 caller loads and stores the state. The rules, in order:
 
-1. An explicit choice (/start keyboard, /language, the change_language intent) always wins; only
-   another explicit choice changes it. "ok merci" from a user who chose Arabic stays Arabic.
+1. An explicit choice (/start keyboard, /language, the change_language intent) wins over short or
+   ambiguous messages: "ok merci" from a user who chose Arabic stays Arabic. A full sentence
+   (`FOLLOW_MIN_WORDS` words or more) confidently in another answer language follows the person:
+   it is answered in that language, which becomes the choice, and `Decision.followed_from` names
+   the language left so the caller can say in one line how to switch back. Darija in Latin
+   letters never overrides a choice: someone who chose French and types Arabizi may not read
+   Arabic script.
 2. Without a choice, a detected fr/ar/en/ary message is answered in its language (Darija is
    answered in Arabic with Darija wording). Switching away from the current language needs a
    confident detection; a first message detected with low confidence takes the Telegram
@@ -20,16 +25,22 @@ confidence for a short Arabic message is about the variety, not about Arabic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.language import Detection
 
-__all__ = ["REPLY_LANGS", "Decision", "ReplyLang", "UserLanguage", "decide", "telegram_prior"]
+__all__ = ["FOLLOW_MIN_WORDS", "REPLY_LANGS", "Decision", "ReplyLang", "UserLanguage", "decide", "telegram_prior", "word_count"]
 
 ReplyLang = Literal["fr", "ar", "en"]
 REPLY_LANGS: tuple[ReplyLang, ...] = ("fr", "ar", "en")
 DEFAULT_REPLY: ReplyLang = "fr"
+# A message of this many words or more, confidently in another answer language, overrides an
+# explicit choice ("ok", "merci beaucoup", "thank you so much", "je cherche un medecin" do not).
+FOLLOW_MIN_WORDS = 5
+FOLLOW_MIN_CONFIDENCE = 0.9
+_WORD = re.compile(r"[^\W\d_]{2,}")
 # Detected language -> reply language; es and und have none (we do not answer in Spanish).
 _REPLY_FOR: dict[str, ReplyLang] = {"fr": "fr", "en": "en", "ar": "ar", "ary": "ar"}
 
@@ -52,6 +63,12 @@ class Decision:
     reply: str | None
     darija: bool
     state: UserLanguage
+    followed_from: str | None = None  # the explicit choice this message overrode, if any
+
+
+def word_count(text: str) -> int:
+    """Words of two letters or more (digits, emoji and one-letter tokens do not count)."""
+    return len(_WORD.findall(text))
 
 
 def telegram_prior(code: str | None) -> ReplyLang | None:
@@ -84,15 +101,27 @@ def decide(
     state: UserLanguage,
     *,
     min_switch_confidence: float = 0.7,
+    words: int = 0,
 ) -> Decision:
-    """Decide the reply language for one message (rules in the module docstring)."""
+    """Decide the reply language for one message (rules in the module docstring); `words` is
+    the message's `word_count`, which decides whether it may override an explicit choice."""
     darija = _darija_after(detection, state, min_switch_confidence)
     chosen = state.chosen if state.chosen in REPLY_LANGS else None
+    detected = _REPLY_FOR.get(detection.lang)
+    if (
+        chosen is not None
+        and detected is not None
+        and detected != chosen
+        and words >= FOLLOW_MIN_WORDS
+        and _reply_confidence(detection) >= FOLLOW_MIN_CONFIDENCE
+        and not (detection.lang == "ary" and detection.script == "latin")
+    ):
+        new_state = replace(state, chosen=detected, current=detected, darija=darija)
+        return Decision(detected, detected == "ar" and darija, new_state, followed_from=chosen)
     if chosen is not None:
         new_state = replace(state, current=chosen, darija=darija)
         return Decision(chosen, chosen == "ar" and darija, new_state)
 
-    detected = _REPLY_FOR.get(detection.lang)
     current = state.current if state.current in REPLY_LANGS else None
     prior = telegram_prior(state.telegram_code)
     confident = _reply_confidence(detection) >= min_switch_confidence

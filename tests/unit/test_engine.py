@@ -136,6 +136,38 @@ async def test_a_chosen_language_survives_ok_merci(parts) -> None:
     assert rasa.requests[-1]["metadata"]["language"] == "ar"
 
 
+async def test_a_full_sentence_in_another_language_is_answered_in_it_with_a_way_back(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting)
+    await runner.submit("u5b", 16, "fr", "command", data={"name": "language"})
+    assert await runner.drain("u5b", timeout=5)
+    english = out.sent[0][1]["buttons"][0][2]["token"]
+    await runner.submit("u5b", 16, "fr", "callback", data={"token": english})
+    await runner.submit("u5b", 16, "fr", "text", text="bonjour, je cherche un médecin pour mon fils qui a de la fièvre")
+    assert await runner.drain("u5b", timeout=5)
+    assert rasa.requests[-1]["metadata"]["language"] == "fr"
+    assert out.texts()[-2] == "greeting in fr"
+    assert "/language" in out.texts()[-1] and "English" in out.texts()[-1] and "français" in out.texts()[-1]
+    await runner.submit("u5b", 16, "fr", "text", text="ok")  # a short word keeps the new language
+    assert await runner.drain("u5b", timeout=5)
+    assert rasa.requests[-1]["metadata"]["language"] == "fr"
+    assert out.texts()[-1] == "greeting in fr"
+
+
+async def test_start_speaks_the_chosen_language_and_shows_the_menu(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting)
+    await runner.submit("u5c", 17, "fr", "command", data={"name": "language"})
+    assert await runner.drain("u5c", timeout=5)
+    arabic = out.sent[0][1]["buttons"][0][1]["token"]
+    await runner.submit("u5c", 17, "fr", "callback", data={"token": arabic})
+    assert await runner.drain("u5c", timeout=5)
+    sent = len(out.sent)
+    await runner.submit("u5c", 17, "fr", "command", data={"name": "start"})
+    assert await runner.drain("u5c", timeout=5)
+    welcome, menu = out.texts()[sent:]
+    assert "دليل" in welcome and "Bonjour" not in welcome and "/language" in welcome
+    assert rasa.requests[-1]["message"].startswith("/help") and menu == "greeting in ar"
+
+
 async def test_buttons_become_tokens_and_carry_the_language(parts) -> None:
     def menu(body: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"text": "Menu", "buttons": [{"title": "Santé", "payload": '/help{"menu":"health"}'}]}]

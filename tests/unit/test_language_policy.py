@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from bot.language import Detection, detect
-from bot.language_policy import Decision, UserLanguage, decide, telegram_prior
+from bot.language_policy import Decision, UserLanguage, decide, telegram_prior, word_count
 
 
 def det(lang: str, confidence: float = 0.95, script: str = "latin") -> Detection:
@@ -27,10 +27,47 @@ def test_chose_arabic_writes_ok_merci_still_arabic() -> None:
     assert decision.state.current == "ar"
 
 
-@pytest.mark.parametrize("message", ["Hello, I lost my passport", "bonjour", "hola amigo"])
-def test_explicit_choice_beats_any_detection(message: str) -> None:
-    decision = decide(detect(message), UserLanguage(chosen="ar", current="ar"))
+@pytest.mark.parametrize("message", ["bonjour", "hola amigo", "ok merci", "thank you so much", "merci beaucoup"])
+def test_explicit_choice_beats_short_messages(message: str) -> None:
+    decision = decide(detect(message), UserLanguage(chosen="ar", current="ar"), words=word_count(message))
     assert decision.reply == "ar"
+    assert decision.followed_from is None
+
+
+@pytest.mark.parametrize(
+    ("message", "chosen", "reply"),
+    [
+        ("Hello, I lost my passport yesterday in Rabat", "ar", "en"),
+        ("bonjour je cherche un medecin pour mon fils", "en", "fr"),
+        ("أريد أن أعرف كيف أطلب اللجوء في المغرب", "fr", "ar"),
+        ("بغيت نعرف فين نقدر ندير التحليل ديال السيدا", "en", "ar"),
+    ],
+)
+def test_a_full_sentence_in_another_language_follows_the_person(message: str, chosen: str, reply: str) -> None:
+    decision = decide(detect(message), UserLanguage(chosen=chosen, current=chosen), words=word_count(message))
+    assert decision.reply == reply
+    assert decision.followed_from == chosen
+    assert decision.state.chosen == reply  # the next "ok" stays in the new language
+    after = decide(detect("ok"), decision.state, words=1)
+    assert after.reply == reply and after.followed_from is None
+
+
+def test_arabizi_never_overrides_a_choice() -> None:
+    message = "salam bghit nrje3 l bladi 3afak chno ndir"
+    decision = decide(detect(message), UserLanguage(chosen="fr", current="fr"), words=word_count(message))
+    assert decision.reply == "fr"
+    assert decision.followed_from is None
+
+
+def test_an_unsure_full_sentence_keeps_the_choice() -> None:
+    decision = decide(det("en", 0.8), UserLanguage(chosen="fr", current="fr"), words=8)
+    assert decision.reply == "fr"
+
+
+def test_word_count_ignores_digits_emoji_and_single_letters() -> None:
+    assert word_count("ok 👍 2 x") == 1
+    assert word_count("je suis à Rabat") == 3
+    assert word_count("فين كاين السبيطار") == 3
 
 
 def test_chose_french_writes_darija_gets_french_without_darija_wording() -> None:
