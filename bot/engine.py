@@ -21,7 +21,9 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from bot import danger
+import asyncio
+
+from bot import danger, needs
 from bot.admin import ADMIN_COMMANDS, Admin
 from bot.content import PAGE_BREAK, Library
 from bot.handoff import STAFF_ACTIONS, HandoffService
@@ -29,7 +31,7 @@ from bot.language import detect
 from bot.language_policy import Decision, UserLanguage, decide, word_count
 from bot.phrases import fold
 from bot.privacy import Privacy, forget_note
-from bot.rasa_client import RasaClient
+from bot.rasa_client import RasaClient, RasaError
 from bot.settings import Settings, ensure_secret
 from bot.store import InboxItem, Store, User
 from bot.textnorm import clean
@@ -167,8 +169,38 @@ class Engine:
             text = text[:MAX_NLU_CHARS]
             bodies.append(self._say(user, "too_long", lang=lang))
         metadata = {"language": lang, "darija": darija and lang == "ar", "urgent": bool(kinds), "danger_kinds": kinds}
-        messages = await self.rasa.send(user.id, text, metadata)
-        return await self._render(user, messages, lang, bodies)
+        plan = await self._plan_needs(text, urgent=bool(kinds))
+        messages = await self.rasa.send(user.id, plan.text, metadata)
+        bodies = await self._render(user, messages, lang, bodies)
+        if plan.offers:
+            bodies += await self._offer_topics(user, plan.offers, lang, darija and lang == "ar")
+        return bodies
+
+    async def _plan_needs(self, text: str, *, urgent: bool) -> needs.Plan:
+        """Several needs in one long message: which part to answer, which topics to offer."""
+        parts = needs.segments(text)
+        if not parts:
+            return needs.Plan(text, None, ())
+        try:
+            parses = await asyncio.gather(*(self.rasa.parse(t) for t in (text, *parts)))
+        except RasaError:
+            return needs.Plan(text, None, ())  # the message itself still goes to Rasa (and is retried)
+        return needs.plan(text, parses[0], list(zip(parts, parses[1:])), urgent=urgent)
+
+    async def _offer_topics(self, user: User, topics: tuple[str, ...], lang: str, darija: bool) -> list[Body]:
+        """ "You also mention:" with one button per other topic of the message."""
+        known = self.library.topics()
+        buttons = [
+            {
+                "title": known[t].title.get(lang) or known[t].title.get("fr") or t,
+                "data": {"t": "payload", "payload": "/faq" + json.dumps({"faq_topic": t}, separators=(",", ":"))},
+            }
+            for t in topics
+            if t in known
+        ]
+        if not buttons:
+            return []
+        return await self._paged(user, [self.library.text("also_needs", lang, darija)], buttons, lang)
 
     async def _distress(self, user: User, lang: str, darija: bool) -> list[Body]:
         """Only distress ("😭", "je suis perdu"): a kind word, the lines for danger, a person, the menu."""

@@ -37,7 +37,9 @@ class PhraseIndex:
                     self._label.setdefault(folded, str(label))
         if self._label:
             alternation = "|".join(_regex(p) for p in sorted(self._label, key=len, reverse=True))
-            self._pattern: re.Pattern[str] | None = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)")
+            # Arabic glues "and" to the next word ("وما بقاش كيتنفس"): a phrase in Arabic letters
+            # also matches after a joined و. The phrase itself is group 1.
+            self._pattern: re.Pattern[str] | None = re.compile(rf"(?<!\w)(?:و(?=[\u0621-\u064A]))?({alternation})(?!\w)")
         else:
             self._pattern = None
 
@@ -47,7 +49,7 @@ class PhraseIndex:
             return []
         seen: list[str] = []
         for match in self._pattern.finditer(fold(text)):
-            label = self._label.get(match.group(0)) or self._wildcard_label(match.group(0))
+            label = self._label.get(match.group(1)) or self._wildcard_label(match.group(1))
             if label not in seen:
                 seen.append(label)
         return seen
@@ -56,7 +58,7 @@ class PhraseIndex:
         """Where the phrases occur in the folded text (start, end)."""
         if self._pattern is None:
             return []
-        return [m.span() for m in self._pattern.finditer(text if folded else fold(text))]
+        return [m.span(1) for m in self._pattern.finditer(text if folded else fold(text))]
 
     def found(self, folded: str) -> list[tuple[str, int]]:
         """(label, start) of every phrase in an already folded text, in order."""
@@ -64,7 +66,7 @@ class PhraseIndex:
             return []
         out: list[tuple[str, int]] = []
         for match in self._pattern.finditer(folded):
-            out.append((self._label.get(match.group(0)) or self._wildcard_label(match.group(0)), match.start()))
+            out.append((self._label.get(match.group(1)) or self._wildcard_label(match.group(1)), match.start(1)))
         return out
 
     def _wildcard_label(self, found: str) -> str:

@@ -24,15 +24,20 @@ Handler = Callable[[dict[str, Any]], list[dict[str, Any]]]
 class ScriptedRasa:
     """Answers REST webhook calls with a function of the request body; can be switched off."""
 
-    def __init__(self, reply: Handler) -> None:
+    def __init__(self, reply: Handler, parse: Callable[[str], dict[str, Any]] | None = None) -> None:
         self.reply = reply
+        self.parse = parse or (lambda text: {"intent": {"name": "nlu_fallback", "confidence": 0.3}})
         self.requests: list[dict[str, Any]] = []
+        self.parsed: list[str] = []
         self.down = False
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
         body = json.loads(request.content)
+        if request.url.path == "/model/parse":  # NLU only (several needs in one message)
+            self.parsed.append(body["text"])
+            return httpx.Response(200, json=self.parse(body["text"]))
         self.requests.append(body)
         return httpx.Response(200, json=self.reply(body))
 
@@ -61,14 +66,16 @@ async def parts(db_url: str) -> AsyncIterator[Callable[[Handler], tuple[Engine, 
     clients: list[httpx.AsyncClient] = []
     runners: list[Runner] = []
 
-    def build(reply: Handler) -> tuple[Engine, Runner, ScriptedRasa, Collect]:
-        rasa = ScriptedRasa(reply)
+    def build(
+        reply: Handler, parse: Callable[[str], dict[str, Any]] | None = None, *, ack_after: float = 60.0
+    ) -> tuple[Engine, Runner, ScriptedRasa, Collect]:
+        rasa = ScriptedRasa(reply, parse)
         http = httpx.AsyncClient(transport=httpx.MockTransport(rasa))
         clients.append(http)
         settings = Settings.from_env({"DATABASE_URL": db_url})
         engine = Engine(settings, store, RasaClient(http, "http://rasa"), library())
         transport = Collect()
-        runner = Runner(store, engine, transport, ack_after=0.5, sweep=False)
+        runner = Runner(store, engine, transport, ack_after=ack_after, sweep=False)  # no ack unless asked
         runners.append(runner)
         return engine, runner, rasa, transport
 
@@ -168,6 +175,53 @@ async def test_start_speaks_the_chosen_language_and_shows_the_menu(parts) -> Non
     assert rasa.requests[-1]["message"].startswith("/help") and menu == "greeting in ar"
 
 
+def keyword_topics(text: str) -> dict[str, Any]:
+    """A scripted NLU: the topic of the first keyword found, else not understood."""
+    for word, topic in (("landlord", "housing"), ("paid", "labour_rights"), ("school", "education"), ("pregnant", "maternity_child_health")):
+        if word in text:
+            return {
+                "intent": {"name": "faq", "confidence": 0.95},
+                "response_selector": {"faq": {"response": {"intent_response_key": f"faq/{topic}", "confidence": 0.95}}},
+            }
+    return {"intent": {"name": "nlu_fallback", "confidence": 0.3}}
+
+
+async def test_several_needs_answer_one_and_offer_the_others(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting, keyword_topics)
+    text = "Hello, the landlord is putting us out of the flat on Monday. My boss has not paid me for two months and my son is not at school"
+    await runner.submit("n6", 18, "en", "text", text=text)
+    assert await runner.drain("n6", timeout=5)
+    assert rasa.requests[-1]["message"] == text  # the whole message's topic (housing) is one of its parts
+    answer, also = out.sent[-2][1], out.sent[-1][1]
+    assert answer["text"] == "greeting in en"
+    assert also["text"] == "You also mention:"
+    titles = [row[0]["text"] for row in also["buttons"]]
+    assert len(titles) == 2 and any("wage" in t.lower() for t in titles), titles
+    await runner.submit("n6", 18, "en", "callback", data={"token": also["buttons"][1][0]["token"]})
+    assert await runner.drain("n6", timeout=5)
+    assert rasa.requests[-1]["message"].startswith('/faq{"faq_topic":"education"')
+
+
+async def test_a_long_message_the_model_cannot_place_is_answered_by_its_clearest_part(parts) -> None:
+    def whole_unclear(text: str) -> dict[str, Any]:
+        return keyword_topics(text) if len(text) < 60 else {"intent": {"name": "nlu_fallback", "confidence": 0.3}}
+
+    engine, runner, rasa, out = parts(echo_greeting, whole_unclear)
+    text = "my wife is pregnant and nobody follows her pregnancy here, also my son is not at school since we came to Rabat"
+    await runner.submit("n7", 19, "en", "text", text=text)
+    assert await runner.drain("n7", timeout=5)
+    sent = rasa.requests[-1]["message"]
+    assert sent.startswith("my wife is pregnant") and "school" not in sent  # the clearest part only
+    assert out.texts()[-1] == "You also mention:"
+
+
+async def test_short_messages_are_not_cut(parts) -> None:
+    engine, runner, rasa, out = parts(echo_greeting, keyword_topics)
+    await runner.submit("n8", 20, "en", "text", text="my boss has not paid me")
+    assert await runner.drain("n8", timeout=5)
+    assert rasa.parsed == [] and out.texts() == ["greeting in en"]
+
+
 async def test_buttons_become_tokens_and_carry_the_language(parts) -> None:
     def menu(body: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"text": "Menu", "buttons": [{"title": "Santé", "payload": '/help{"menu":"health"}'}]}]
@@ -242,11 +296,14 @@ async def test_non_text_and_empty_messages_get_a_reply_without_rasa(parts) -> No
 
 
 async def test_rasa_down_acknowledges_then_answers_in_order_once(parts) -> None:
-    engine, runner, rasa, out = parts(echo_greeting)
+    engine, runner, rasa, out = parts(echo_greeting, ack_after=0.5)
     rasa.down = True
     await runner.submit("u11", 21, "fr", "text", text="bonjour, première question")
     await runner.submit("u11", 21, "fr", "text", text="et voici la deuxième question")
-    await asyncio.sleep(1.0)
+    for _ in range(200):  # until the acknowledgement is out (0.5 s after the first failure)
+        if out.sent:
+            break
+        await asyncio.sleep(0.05)
     assert out.texts() == [library().text("received_will_answer", "fr")]
     rasa.down = False
     # The retry is scheduled with backoff (2 s first); wait for it.

@@ -55,6 +55,11 @@ def numbers_in(text: str) -> list[str]:
     ("my wife is giving birth and we have no hospital", "medical"),
     ("darboni f zan9a 3awnouni", "violence"),
     ("ضربوني في الزنقة", "violence"),
+    ("des hommes m'ont frappé dans la rue", "violence"),
+    ("some men beat me in the street", "violence"),
+    ("صاحبي طاح وما بقاش كيتنفس", "medical"),  # "and" glued to the phrase
+    ("sa7bi ma bqach kaytnffes 3awnouni", "medical"),
+    ("أخذوا جواز سفري ويحبسونني في البيت", "confinement"),
 ])
 def test_the_kind_of_danger_is_recognised_in_every_way_of_writing(text: str, kind: str) -> None:
     assert kind in danger.kinds(text), danger.kinds(text)
