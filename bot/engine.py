@@ -12,6 +12,7 @@ and a button nobody issued does nothing. Every sentence comes from content data.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -20,8 +21,6 @@ import logging
 import re
 from dataclasses import replace
 from typing import Any
-
-import asyncio
 
 from bot import danger, needs
 from bot.admin import ADMIN_COMMANDS, Admin
@@ -185,7 +184,7 @@ class Engine:
             parses = await asyncio.gather(*(self.rasa.parse(t) for t in (text, *parts)))
         except RasaError:
             return needs.Plan(text, None, ())  # the message itself still goes to Rasa (and is retried)
-        return needs.plan(text, parses[0], list(zip(parts, parses[1:])), urgent=urgent)
+        return needs.plan(text, parses[0], list(zip(parts, parses[1:], strict=True)), urgent=urgent)
 
     async def _offer_topics(self, user: User, topics: tuple[str, ...], lang: str, darija: bool) -> list[Body]:
         """ "You also mention:" with one button per other topic of the message."""

@@ -29,7 +29,7 @@ import httpx
 from bot.content import Library
 from bot.faq_validate import validate_library
 from bot.nlu_eval import GATES, Report, load_examples
-from bot.rasa_client import RasaClient, RasaError
+from bot.rasa_client import RasaClient
 from bot.settings import Settings
 from bot.training import ensure_model, fingerprint, generate, latest_model, model_for
 
@@ -142,19 +142,21 @@ class Registry:
 
 
 async def loaded_model(settings: Settings) -> str | None:
+    """The model file the running server has loaded; None when no server runs. A busy server
+    is waited for (a loaded machine can take seconds to answer /status)."""
     async with httpx.AsyncClient() as http:
-        try:
-            status = await RasaClient(http, settings.rasa_url, token=settings.rasa_token).status()
-        except RasaError:
-            return None
-    return status.get("model_file")
+        status = await RasaClient(http, settings.rasa_url, token=settings.rasa_token).running_status()
+    return status.get("model_file") if status else None
 
 
 async def load_into_rasa(settings: Settings, path: str) -> float | None:
-    """PUT /model on the running server; seconds it took, or None if no server is running."""
+    """PUT /model on the running server; seconds it took, or None if no server is running.
+
+    Only a refused connection means "no server": a server too busy to answer /status within a
+    few seconds is waited for, never skipped (the new model must reach the running server)."""
     async with httpx.AsyncClient() as http:
         rasa = RasaClient(http, settings.rasa_url, token=settings.rasa_token)
-        if not await rasa.ready():
+        if await rasa.running_status() is None:
             return None
         started = time.monotonic()
         await rasa.replace_model(path)

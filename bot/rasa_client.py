@@ -79,9 +79,20 @@ class RasaClient:
         response = await self._request("POST", "/model/parse", params=self._params(), json={"text": text})
         return response.json()
 
-    async def status(self) -> dict[str, Any]:
-        response = await self._request("GET", "/status", params=self._params(), timeout=5.0)
+    async def status(self, timeout: float = 5.0) -> dict[str, Any]:
+        response = await self._request("GET", "/status", params=self._params(), timeout=timeout)
         return response.json()
+
+    async def running_status(self, timeout: float = 60.0) -> dict[str, Any] | None:
+        """The server's status, waiting up to `timeout` for a busy server; None only when no
+        server listens (connection refused). A server that stays silent raises RasaUnavailable:
+        "busy" must never be mistaken for "not running" (a publish would skip the reload)."""
+        try:
+            return await self.status(timeout=timeout)
+        except RasaUnavailable as exc:
+            if isinstance(exc.__cause__, httpx.ConnectError):
+                return None
+            raise
 
     async def ready(self) -> bool:
         """True when the server answers and has a model loaded."""

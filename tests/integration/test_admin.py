@@ -158,7 +158,7 @@ async def test_publish_reloads_while_messages_flow_then_rollback(
         stop.set()
         await flow
         assert result["ok"] and result["action"] == "published", result
-        assert result["reload_seconds"] > 0
+        assert result["reload_seconds"] > 0  # the running server was reloaded, even when busy
         ack = library().text("received_will_answer", "fr")
         for user in range(5200, 5210):
             expected = len([n for n in range(sent_count) if 5200 + n % 10 == user])

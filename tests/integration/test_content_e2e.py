@@ -109,7 +109,7 @@ async def test_each_danger_gets_its_own_lines_first_in_every_way_of_writing(fake
     users = await ask_all(fake_telegram, [(kind, way, text) for kind, ways in DANGER.items() for way, text in ways.items()])
     firsts = await asyncio.gather(*(fake_telegram.wait_for(user, 1, timeout=120) for user, _ in users.values()))
     problems = []
-    for ((kind, way), (user, text)), sent in zip(users.items(), firsts):
+    for ((kind, way), (_, text)), sent in zip(users.items(), firsts, strict=True):
         lang, darija, _ = WAYS[way]
         kinds = danger.kinds(text)
         expected = urgent_reply(lib, kinds, lang, darija)

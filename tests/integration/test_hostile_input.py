@@ -71,7 +71,9 @@ REQUIRED_CATEGORIES = {
 }
 FINAL_QUESTION = "Comment demander l'asile au Maroc ?"
 API_LATENCY = 0.1  # seconds per Bot API call, a round trip to api.telegram.org
-CORPUS_TIMEOUT = 120.0  # seconds for the whole burst; it normally settles far sooner
+# Seconds the whole burst may take to settle: a bound against hanging, not a speed target (it
+# settles in ~40 s on a normal day and took 126 s once on a loaded machine; speed is `make bench`).
+CORPUS_TIMEOUT = 600.0
 
 # Cases that show a bug in the gateway, kept failing on purpose (strict xfail) until it is fixed.
 KNOWN_BUGS: dict[str, str] = {}  # all four found by this corpus are fixed in bot/telegram_app.py
