@@ -169,7 +169,11 @@ class Engine:
             bodies.append(self._say(user, "too_long", lang=lang))
         metadata = {"language": lang, "darija": darija and lang == "ar", "urgent": bool(kinds), "danger_kinds": kinds}
         plan = await self._plan_needs(text, urgent=bool(kinds))
-        messages = await self.rasa.send(user.id, plan.text, metadata)
+        if plan.text != text and plan.topic:
+            # A part is clearer than the whole: answer its topic, keep the whole message in the
+            # conversation (the hotline reads the person's own words).
+            metadata["faq_topic"] = plan.topic
+        messages = await self.rasa.send(user.id, text, metadata)
         bodies = await self._render(user, messages, lang, bodies)
         if plan.offers:
             bodies += await self._offer_topics(user, plan.offers, lang, darija and lang == "ar")

@@ -6,8 +6,10 @@ whole message one intent, often the wrong one (an average of four topics is none
 gateway therefore cuts long messages into parts (`segments`), asks Rasa's NLU for each part's
 topic (`/model/parse`, which changes no conversation), and `plan` decides:
 
-- which text goes to the dialogue: the whole message when its own topic is one of the parts'
-  (or when nothing better was found), else the part whose topic is clearest;
+- which topic the dialogue answers: the whole message's own when it is one of the parts' (or
+  when nothing better was found), else the topic of the clearest part. The whole message always
+  goes to the dialogue (the hotline reads the person's own words); a chosen part's topic travels
+  as metadata (`faq_topic`, applied by nlu.components.MetadataHints);
 - which other topics are offered as buttons under the answer ("Also: housing · work · school").
 
 Danger words are handled before all this (the urgent reply comes first whatever the parts say);

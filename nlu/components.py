@@ -65,6 +65,9 @@ class MetadataHints(GraphComponent):
     - `urgent`: the gateway matched a danger word (content/danger_words.yml); the intent becomes
       `urgent` whatever the classifiers said, so a long message that mentions danger in the
       middle is never treated as an FAQ question.
+    - `faq_topic`: the gateway cut a long message with several needs into parts and chose the
+      topic of its clearest part (bot/needs.py); the whole message stays in the conversation (the
+      hotline reads it) and that topic is answered. Danger (`urgent`) still wins.
     Must come last in the pipeline. Messages without metadata (e.g. /model/parse) are untouched.
     """
 
@@ -91,8 +94,14 @@ class MetadataHints(GraphComponent):
             if language in ("fr", "ar", "en"):
                 entities.append(_hint_entity("language", language))
                 entities.append(_hint_entity("darija", bool(metadata.get("darija"))))
+            topic = metadata.get("faq_topic")
+            chosen = isinstance(topic, str) and bool(topic) and metadata.get("urgent") is not True
+            if chosen:
+                entities.append(_hint_entity("faq_topic", topic))
             if entities:
                 message.set(ENTITIES, entities, add_to_output=True)
+            if chosen:
+                _force_topic(message, str(topic))
             if metadata.get("urgent") is True and (message.get(INTENT) or {}).get(INTENT_NAME_KEY) != "urgent":
                 _force_urgent(message)
         return messages
@@ -186,6 +195,16 @@ class DangerWords(GraphComponent):
             if text and not text.startswith("/") and is_urgent(text):
                 _force_urgent(message)
         return messages
+
+
+def _force_topic(message: Message, topic: str) -> None:
+    """Make `faq` the intent and `topic` the selected answer (the gateway's choice of part)."""
+    faq = {INTENT_NAME_KEY: "faq", PREDICTED_CONFIDENCE_KEY: 1.0}
+    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != "faq"]
+    message.set(INTENT, faq, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [faq, *ranking], add_to_output=True)
+    selector = {"response": {"intent_response_key": f"faq/{topic}", "confidence": 1.0}, "ranking": []}
+    message.set("response_selector", {**(message.get("response_selector") or {}), "faq": selector}, add_to_output=True)
 
 
 def _hint_entity(name: str, value: Any) -> dict[str, Any]:
