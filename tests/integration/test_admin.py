@@ -143,32 +143,38 @@ async def test_publish_reloads_while_messages_flow_then_rollback(
     edit_topic(project, "hiv_testing", lambda d: d["questions"]["fr"].append("je cherche un endroit pour le dépistage du VIH à Fès"))
     gw = await start_gateway(project_stack, api, tmp_path, DALIL_HOME=str(project), FLOOD_BURST="1000")
     try:
-        sent_count = 0
+        # Ten people ask, wait for their answer, and ask again, for as long as the publish takes:
+        # messages flow through the reload, and a slow machine slows the people down instead of
+        # piling up a backlog that no fixed wait can drain (an open loop of 4 messages/s left
+        # 1,000 unanswered messages behind a 25-minute publish on a loaded machine).
+        people = range(5200, 5210)
+        asked = dict.fromkeys(people, 0)
         stop = asyncio.Event()
 
-        async def traffic() -> None:
-            nonlocal sent_count
-            while not stop.is_set():
-                api.message(5200 + sent_count % 10, "Comment demander l'asile au Maroc ?")
-                sent_count += 1
-                await asyncio.sleep(0.25)
+        def answers(user: int) -> int:
+            return sum("HCR" in (s.text or "") for s in api.to(user))
 
-        flow = asyncio.create_task(traffic())
+        async def person(user: int) -> None:
+            while not stop.is_set():
+                api.message(user, "Comment demander l'asile au Maroc ?")
+                asked[user] += 1
+                await api.wait_until(user, lambda sent, n=asked[user]: sum("HCR" in (s.text or "") for s in sent) >= n,
+                                     timeout=300, what=f"answer {asked[user]}")
+                await asyncio.sleep(0.25)  # reading the answer before the next question
+
+        flows = [asyncio.create_task(person(user)) for user in people]
         result = await asyncio.to_thread(dalil, project_stack, project, "faq", "publish")
         stop.set()
-        await flow
+        await asyncio.gather(*flows)
+        sent_count = sum(asked.values())
         assert result["ok"] and result["action"] == "published", result
         assert result["reload_seconds"] > 0  # the running server was reloaded, even when busy
         ack = library().text("received_will_answer", "fr")
-        for user in range(5200, 5210):
-            expected = len([n for n in range(sent_count) if 5200 + n % 10 == user])
-            # Wait for the answers themselves: on a slow day "received, answering soon"
-            # acknowledgements interleave with them and must not count as answers.
-            replies = await api.wait_until(user, lambda sent, n=expected: sum("HCR" in s.text for s in sent) >= n,
-                                           timeout=180, what=f"{expected} asylum answers")
-            assert all("HCR" in r.text or r.text == ack for r in replies), [r.text for r in replies]
+        for user in people:
             await api.quiet(user, 1.0)
-            assert sum("HCR" in r.text for r in api.to(user)) == expected  # every message answered once
+            replies = api.to(user)
+            assert all("HCR" in (r.text or "") or r.text == ack for r in replies), [r.text for r in replies]
+            assert answers(user) == asked[user]  # every message answered once
         print(f"\npublish: trained in {result['train_seconds']:.0f} s, reloaded in {result['reload_seconds']:.1f} s; "
               f"{sent_count} messages sent while publishing, every one answered once")
         rolled = await asyncio.to_thread(dalil, project_stack, project, "faq", "rollback")
