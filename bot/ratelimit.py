@@ -42,8 +42,8 @@ PRIVATE: Limit = (3, 3.0)
 
 # KEYS[1]: the pause key (set after a 429); KEYS[2..n]: the buckets.
 # ARGV[1]: a unique id for this request; then, per bucket, its limit and its window in ms.
-# Returns 0 when the request may go now (and counts it in every bucket), else the milliseconds
-# to wait before asking again (nothing is counted).
+# Returns minus Redis's time in ms when the request may go now (and counts it in every bucket),
+# else the milliseconds to wait before asking again (nothing is counted).
 _SCRIPT = """
 if redis.replicate_commands then pcall(redis.replicate_commands) end
 local t = redis.call('TIME')
@@ -67,7 +67,7 @@ for i = 2, #KEYS do
   redis.call('ZADD', KEYS[i], now, ARGV[1])
   redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 * i - 1]))
 end
-return 0
+return -now
 """
 
 
@@ -125,11 +125,12 @@ class RedisRateLimiter(BaseRateLimiter[int]):
             found.append(("chat:" + pseudonym(self.secret, "rl", chat_id), limit))
         return found
 
-    async def acquire(self, chat_id: Any) -> None:
-        """Wait until a request to `chat_id` fits in every bucket, counting it there."""
+    async def acquire(self, chat_id: Any) -> float | None:
+        """Wait until a request to `chat_id` fits in every bucket, counting it there; return the
+        moment it was counted, in seconds of Redis's clock (None when no bucket applies)."""
         buckets = self.buckets(chat_id)
         if not buckets:
-            return
+            return None
         keys = [self.prefix + "pause", *(self.prefix + name for name, _ in buckets)]
         args: list[Any] = [secrets.token_hex(8)]
         for _, (limit, seconds) in buckets:
@@ -137,7 +138,7 @@ class RedisRateLimiter(BaseRateLimiter[int]):
         while True:
             wait_ms = int(await self._script(keys=keys, args=args))
             if wait_ms <= 0:
-                return
+                return -wait_ms / 1000
             await asyncio.sleep(wait_ms / 1000 + random.uniform(0, 0.005))  # noqa: S311 - jitter, not security
 
     async def pause(self, seconds: float) -> None:
