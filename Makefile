@@ -28,7 +28,7 @@ test-fast: setup
 	@$(PY) -m pytest -m "not rasa"
 
 lint: setup
-	@$(PY) -m ruff check bot actions nlu tests
+	@$(PY) -m ruff check bot actions nlu devtools tests
 	@$(DALIL) faq check
 
 bench: setup

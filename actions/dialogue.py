@@ -1,6 +1,6 @@
 """Dialogue actions: menu, FAQ answers, urgent help, fallback, language change, human, data.
 
-Thin by design: each `run()` reads the tracker, asks `bot.content` for the text in the user's
+Thin by design: each `run()` reads the tracker, asks `bot.core.content` for the text in the user's
 language, dispatches it and returns events. Texts live in faq/*.yml and content/*.yml.
 """
 
@@ -14,10 +14,10 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot import danger
-from bot.content import Library, library, load_yaml
-from bot.phrases import PhraseIndex
-from bot.urgent import urgent_reply
+from bot.core import danger
+from bot.core.content import Library, library, load_yaml
+from bot.core.phrases import PhraseIndex
+from bot.core.urgent import urgent_reply
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from actions.dialogue import payload, user_language
 from actions.events.formatting import format_listing
 from actions.events.query import follow_up, previous_query, understand, vocabulary, with_entities
 from actions.events.service import EventsService, parse_sources
-from bot.content import library
-from bot.settings import Settings
+from bot.core.content import library
+from bot.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

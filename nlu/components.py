@@ -4,7 +4,7 @@ The tokenizer: a whitespace tokenizer that normalises Arabic script before the f
 the tokens.
 Arabic is written with optional short vowels, several alef/hamza forms, alef maqsura for ya,
 taa marbuta for ha, tatweel and Eastern digits; users mix all of them. Normalising each token
-(with the same function the language detector uses, `bot.textnorm`) lets one model treat
+(with the same function the language detector uses, `bot.core.textnorm`) lets one model treat
 "إسعاف", "اسعاف" and "إِسْعَاف" as the same word. Token offsets stay those of the original text.
 """
 
@@ -29,8 +29,8 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.danger import is_urgent
-from bot.textnorm import clean, normalize_arabic
+from bot.core.danger import is_urgent
+from bot.core.textnorm import clean, normalize_arabic
 from nlu.embeddings import KNOWN_WORDS
 
 
@@ -66,7 +66,7 @@ class MetadataHints(GraphComponent):
       `urgent` whatever the classifiers said, so a long message that mentions danger in the
       middle is never treated as an FAQ question.
     - `faq_topic`: the gateway cut a long message with several needs into parts and chose the
-      topic of its clearest part (bot/needs.py); the whole message stays in the conversation (the
+      topic of its clearest part (bot/gateway/needs.py); the whole message stays in the conversation (the
       hotline reads it) and that topic is answered. Danger (`urgent`) still wins.
     Must come last in the pipeline. Messages without metadata (e.g. /model/parse) are untouched.
     """

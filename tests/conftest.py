@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.settings import Settings
-from bot.supervisor import actions_part, rasa_part
-from bot.training import latest_model
+from bot.core.settings import Settings
+from bot.ops.supervisor import actions_part, rasa_part
+from bot.ops.training import latest_model
 from tests.fakes.proxy import FaultyProxy
 from tests.fakes.telegram_api import FakeTelegram
 

@@ -22,8 +22,8 @@ from babel.dates import format_date, format_time
 
 from actions.events.model import CASABLANCA, Event, Listing, Query
 from actions.events.query import Vocabulary, vocabulary
-from bot.content import PAGE_BREAK, load_yaml
-from bot.settings import PROJECT_ROOT
+from bot.core.content import PAGE_BREAK, load_yaml
+from bot.core.settings import PROJECT_ROOT
 
 PER_PAGE = 3
 MAX_PAGES = 4

@@ -23,10 +23,10 @@ from dateparser.search import search_dates
 from dateutil.relativedelta import relativedelta
 
 from actions.events.model import CASABLANCA, Query
-from bot.content import load_yaml
-from bot.phrases import PhraseIndex, fold
-from bot.settings import PROJECT_ROOT
-from bot.textnorm import clean
+from bot.core.content import load_yaml
+from bot.core.phrases import PhraseIndex, fold
+from bot.core.settings import PROJECT_ROOT
+from bot.core.textnorm import clean
 
 log = logging.getLogger(__name__)
 

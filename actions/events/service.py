@@ -31,7 +31,7 @@ from actions.events.model import (
 )
 from actions.events.providers import Parsed, detect_format, fetch, is_url, parse_feed, source_label
 from actions.events.query import Vocabulary, vocabulary
-from bot.settings import PROJECT_ROOT
+from bot.core.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 

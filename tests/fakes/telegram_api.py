@@ -1,5 +1,5 @@
-"""The fake Telegram Bot API lives in bot/fake_telegram.py (the benchmark uses it too)."""
+"""The fake Telegram Bot API lives in devtools/fake_telegram.py (the benchmark uses it too)."""
 
-from bot.fake_telegram import BOT_ID, BOT_USERNAME, FakeTelegram, Fault, Sent
+from devtools.fake_telegram import BOT_ID, BOT_USERNAME, FakeTelegram, Fault, Sent
 
 __all__ = ["BOT_ID", "BOT_USERNAME", "FakeTelegram", "Fault", "Sent"]

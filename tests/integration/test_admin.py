@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from bot.content import library
+from bot.core.content import library
 from tests.conftest import ROOT, Stack, start_gateway, start_stack, stop_process
 from tests.fakes.telegram_api import FakeTelegram
 
@@ -61,7 +61,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
     (root / "models").mkdir()
-    from bot.training import latest_model
+    from bot.ops.training import latest_model
 
     model = latest_model(ROOT / "models")
     assert model is not None

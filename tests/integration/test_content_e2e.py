@@ -15,10 +15,10 @@ from itertools import count
 
 import pytest
 
-from bot import danger
-from bot.content import library
-from bot.engine import split_long
-from bot.urgent import urgent_reply
+from bot.core import danger
+from bot.core.content import library
+from bot.core.urgent import urgent_reply
+from bot.gateway.engine import split_long
 from tests.fakes.telegram_api import FakeTelegram, Sent
 
 pytestmark = pytest.mark.rasa

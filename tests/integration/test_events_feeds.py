@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.events.model import CASABLANCA, Query
 from actions.events.service import EventsService
 from actions.events_action import ActionEvents, use_service
-from bot.events_cli import check as cli_check
+from bot.ops.events_cli import check as cli_check
 from tests.conftest import free_port
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import library
+from bot.core.content import library
 from tests.conftest import Stack, start_gateway
 from tests.fakes.proxy import FaultyProxy
 from tests.fakes.telegram_api import FakeTelegram, Fault

@@ -10,9 +10,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from bot.content import library
-from bot.db import migrate
-from bot.identity import pseudonym
+from bot.core.content import library
+from bot.core.identity import pseudonym
+from bot.storage.db import migrate
 from tests.conftest import HOTLINE, SECRET, start_gateway
 from tests.fakes.bare import NoRasa
 from tests.fakes.telegram_api import FakeTelegram, Fault

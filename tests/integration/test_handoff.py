@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import library
+from bot.core.content import library
 from tests.conftest import HOTLINE, STAFF, Stack, start_gateway
 from tests.fakes.telegram_api import FakeTelegram
 

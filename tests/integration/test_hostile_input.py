@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.content import library
+from bot.core.content import library
 from tests.conftest import Gateway, Stack, start_gateway
 from tests.fakes.strict import (
     ANONYMOUS_ADMIN,
@@ -76,7 +76,7 @@ API_LATENCY = 0.1  # seconds per Bot API call, a round trip to api.telegram.org
 CORPUS_TIMEOUT = 600.0
 
 # Cases that show a bug in the gateway, kept failing on purpose (strict xfail) until it is fixed.
-KNOWN_BUGS: dict[str, str] = {}  # all four found by this corpus are fixed in bot/telegram_app.py
+KNOWN_BUGS: dict[str, str] = {}  # all four found by this corpus are fixed in bot/gateway/telegram_app.py
 
 
 def load_corpus() -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.nlu_eval import evaluate_url, load_examples
+from bot.ops.nlu_eval import evaluate_url, load_examples
 from tests.conftest import ROOT, Stack
 
 pytestmark = pytest.mark.rasa
@@ -16,7 +16,7 @@ def normalised(text: str) -> str:
 
 
 def test_heldout_examples_are_not_in_the_training_data() -> None:
-    from bot.content import Library
+    from bot.core.content import Library
 
     training = {normalised(q) for topic in Library(ROOT).topics().values() for _, q in topic.all_questions()}
     for path in (ROOT / "nlu_data" / "core").glob("*.yml"):

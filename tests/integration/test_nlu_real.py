@@ -1,6 +1,6 @@
 """Questions written by other people (tests/nlu/real/, each with the URL it was copied from) must
 pass the real-set gates of issue 16 on the trained model: overall, and per way of writing that has
-enough items (bot.nlu_eval.REAL_GATES). The held-out gates are in test_nlu_heldout.py."""
+enough items (bot.ops.nlu_eval.REAL_GATES). The held-out gates are in test_nlu_heldout.py."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 import yaml
 
-from bot.nlu_eval import WAYS, evaluate_real_url, load_examples, load_real
+from bot.ops.nlu_eval import WAYS, evaluate_real_url, load_examples, load_real
 from tests.conftest import ROOT, Stack
 
 REAL = ROOT / "tests" / "nlu" / "real"

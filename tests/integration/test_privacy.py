@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.identity import pseudonym
+from bot.core.identity import pseudonym
 from tests.conftest import HOTLINE, SECRET, STAFF, Stack
 from tests.fakes.telegram_api import FakeTelegram, Fault
 from tests.integration.test_handoff import open_handoff, wait_until

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.training import latest_model, rasa_env, rasa_executable
+from bot.ops.training import latest_model, rasa_env, rasa_executable
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.rasa
@@ -40,5 +40,5 @@ def test_conversation_stories_in_french_and_arabic(tmp_path: Path) -> None:
 
 
 def test_faq_training_data_is_generated_from_faq_files() -> None:
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "faq", "check"], cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "bot.ops.cli", "faq", "check"], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

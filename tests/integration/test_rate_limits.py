@@ -1,4 +1,4 @@
-"""Telegram's limits held across gateways through Redis (bot/ratelimit.py): two limiters as two
+"""Telegram's limits held across gateways through Redis (bot/gateway/ratelimit.py): two limiters as two
 processes would hold them, then two real gateway processes sharing one Redis. Skipped without
 TEST_REDIS_URL (.ci/run starts Redis; by hand: `eval "$(scripts/ci-services.sh)"`)."""
 
@@ -14,7 +14,7 @@ import pytest
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
-from bot.ratelimit import RedisRateLimiter
+from bot.gateway.ratelimit import RedisRateLimiter
 from tests.conftest import start_gateway
 from tests.fakes.bare import NoRasa
 from tests.fakes.telegram_api import FakeTelegram

@@ -16,11 +16,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from bot.db import migrate
-from bot.identity import pseudonym
-from bot.rasa_client import RasaClient
-from bot.settings import Settings
-from bot.supervisor import rasa_part
+from bot.core.identity import pseudonym
+from bot.core.settings import Settings
+from bot.gateway.rasa_client import RasaClient
+from bot.ops.supervisor import rasa_part
+from bot.storage.db import migrate
 from tests.conftest import (
     ROOT,
     SECRET,

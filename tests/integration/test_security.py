@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.content import library
+from bot.core.content import library
 from tests.conftest import HOTLINE, STAFF, Gateway, Stack, free_port, start_gateway
 from tests.fakes.proxy import FaultyProxy
 from tests.fakes.telegram_api import FakeTelegram

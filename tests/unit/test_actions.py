@@ -16,7 +16,7 @@ from actions.dialogue import (
     ActionShowMenu,
     ActionUrgent,
 )
-from bot.content import library
+from bot.core.content import library
 
 
 def tracker(text: str = "", *, language: str = "fr", darija: bool = False, intent: str = "faq",

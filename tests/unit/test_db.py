@@ -1,4 +1,4 @@
-"""The one-hop SQLite adapter of bot/db.py: pinned to the library versions it builds on, and
+"""The one-hop SQLite adapter of bot/storage/db.py: pinned to the library versions it builds on, and
 every kind of statement the store uses goes through it with SQLAlchemy's usual results."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot import db
+from bot.storage import db
 
 
 def test_pinned_versions_are_the_installed_ones() -> None:
@@ -19,7 +19,7 @@ def test_pinned_versions_are_the_installed_ones() -> None:
     # matches SQLAlchemy's aiosqlite cursor and aiosqlite's Connection._execute/_conn, run
     # this file, re-measure (`dalil bench`), then update db.PINNED.
     for name, pinned in db.PINNED.items():
-        assert version(name) == pinned, f"{name} {version(name)} installed, bot/db.py is pinned to {pinned}"
+        assert version(name) == pinned, f"{name} {version(name)} installed, bot/storage/db.py is pinned to {pinned}"
     assert db.one_hop_available()
 
 

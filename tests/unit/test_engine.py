@@ -10,13 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.content import PAGE_BREAK, library
-from bot.db import create_engine, migrate
-from bot.engine import Engine, split_long
-from bot.rasa_client import RasaClient
-from bot.runner import Runner, SendRetry
-from bot.settings import Settings
-from bot.store import Store
+from bot.core.content import PAGE_BREAK, library
+from bot.core.settings import Settings
+from bot.gateway.engine import Engine, split_long
+from bot.gateway.rasa_client import RasaClient
+from bot.gateway.runner import Runner, SendRetry
+from bot.storage.db import create_engine, migrate
+from bot.storage.store import Store
 
 Handler = Callable[[dict[str, Any]], list[dict[str, Any]]]
 
@@ -329,7 +329,7 @@ async def test_send_failures_are_retried_not_lost(parts) -> None:
 
 
 async def test_a_flooding_user_is_slowed_politely_and_others_are_not_delayed(parts) -> None:
-    from bot.runner import FloodGuard
+    from bot.gateway.runner import FloodGuard
 
     engine, runner, rasa, out = parts(echo_greeting)
     runner.flood = FloodGuard(burst=5, window=10.0, pace=0.2)
@@ -353,7 +353,7 @@ async def test_a_flooding_user_is_slowed_politely_and_others_are_not_delayed(par
 def test_one_unreadable_update_does_not_stop_the_batch() -> None:
     from telegram import Bot, Update
 
-    from bot.telegram_app import install_safe_update_parsing
+    from bot.gateway.telegram_app import install_safe_update_parsing
 
     install_safe_update_parsing()
     good = {"update_id": 7, "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "salut"}}

@@ -18,7 +18,7 @@ from actions.events.formatting import events_texts
 from actions.events.model import CASABLANCA
 from actions.events.service import EventsService
 from actions.events_action import use_service
-from bot.content import PAGE_BREAK, library
+from bot.core.content import PAGE_BREAK, library
 
 FEED = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "feed.ics"
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=CASABLANCA)

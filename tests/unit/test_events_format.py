@@ -14,8 +14,8 @@ from actions.events.formatting import LRM, PER_PAGE, events_texts, format_listin
 from actions.events.model import CASABLANCA, Alternative, Event, Listing, Query
 from actions.events.query import vocabulary
 from actions.events.service import nearest_alternative
-from bot.content import PAGE_BREAK, load_yaml
-from bot.settings import PROJECT_ROOT
+from bot.core.content import PAGE_BREAK, load_yaml
+from bot.core.settings import PROJECT_ROOT
 
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=CASABLANCA)
 TEXTS = events_texts()

@@ -18,7 +18,7 @@ from actions.events.model import CASABLANCA, Event, FeedError, Query
 from actions.events.providers import Fetched, detect_format, parse_feed, source_label
 from actions.events.query import vocabulary
 from actions.events.service import AHEAD, PAST, RETRY_AFTER, EventsService, not_over, parse_sources
-from bot.events_cli import check as cli_check
+from bot.ops.events_cli import check as cli_check
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=CASABLANCA)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.faq_validate import MIN_QUESTIONS, validate_library
+from bot.authoring.validate import MIN_QUESTIONS, validate_library
 from tests.conftest import ROOT
 
 TODAY = dt.date(2026, 12, 7)  # sources were read on this day: none may be "in the future"
@@ -120,7 +120,7 @@ def test_broken_yaml_is_reported_not_raised(project: Path) -> None:
 
 
 def test_held_out_scoring_counts_what_the_user_receives() -> None:
-    from bot.nlu_eval import answered_labels
+    from bot.ops.nlu_eval import answered_labels
 
     faq = {"intent": {"name": "faq"}, "response_selector": {"faq": {"response": {"intent_response_key": "faq/legal_aid"}}}}
     assert answered_labels(faq) == {"faq/legal_aid"}

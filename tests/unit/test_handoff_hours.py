@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.handoff import OfficeHours, format_opening, user_label
+from bot.gateway.handoff import OfficeHours, format_opening, user_label
 
 HOURS = OfficeHours(days=("mon", "tue", "wed", "thu", "fri"), start=dt.time(9), end=dt.time(17))
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from bot import health
-from bot.health import HealthServer
-from bot.settings import Settings
+from bot.core.settings import Settings
+from bot.gateway import health
+from bot.gateway.health import HealthServer
 
 
 def _port() -> int:

@@ -1,4 +1,4 @@
-"""bot.language: what a user would notice about detection, on the project's own examples.
+"""bot.language.detector: what a user would notice about detection, on the project's own examples.
 
 Uses the real bundled fastText model (loaded once, ~0.1 s) and the real cue lexicon.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.language import (
+from bot.language.detector import (
     GREETING_CONFIDENCE,
     Detection,
     Detector,

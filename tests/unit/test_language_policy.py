@@ -1,4 +1,4 @@
-"""bot.language_policy: which language the user gets answered in."""
+"""bot.language.policy: which language the user gets answered in."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from bot.language import Detection, detect
-from bot.language_policy import Decision, UserLanguage, decide, telegram_prior, word_count
+from bot.language.detector import Detection, detect
+from bot.language.policy import Decision, UserLanguage, decide, telegram_prior, word_count
 
 
 def det(lang: str, confidence: float = 0.95, script: str = "latin") -> Detection:

@@ -1,4 +1,4 @@
-"""bot.needs: a long message with several needs is cut into parts; one is answered, the others offered."""
+"""bot.gateway.needs: a long message with several needs is cut into parts; one is answered, the others offered."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.needs import MAX_OFFERS, plan, segments, topic_of
+from bot.gateway.needs import MAX_OFFERS, plan, segments, topic_of
 
 
 def faq(topic: str, confidence: float = 0.95) -> dict[str, Any]:

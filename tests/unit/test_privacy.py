@@ -7,10 +7,10 @@ import json
 import sqlite3
 from pathlib import Path
 
-from bot.db import create_engine, migrate
-from bot.privacy import Privacy
-from bot.store import Store, utcnow
-from bot.tracker_db import TrackerDB
+from bot.gateway.privacy import Privacy
+from bot.storage.db import create_engine, migrate
+from bot.storage.store import Store, utcnow
+from bot.storage.tracker_db import TrackerDB
 
 RASA_EVENTS = """create table events (id integer primary key, sender_id varchar(255), type_name varchar(255),
  timestamp float, intent_name varchar(255), action_name varchar(255), data text)"""
@@ -61,7 +61,7 @@ async def test_retention_deletes_old_conversations_only(tmp_path: Path) -> None:
     await store.touch_user("old", 1, "fr")
     await store.touch_user("new", 2, "fr")
     async with store.engine.begin() as conn:
-        from bot.schema import users
+        from bot.storage.schema import users
 
         await conn.execute(users.update().where(users.c.id == "old").values(last_seen_at=now - dt.timedelta(days=45)))
     deleted = await privacy.apply_retention(now)
@@ -114,7 +114,7 @@ class FakeChat:
 
 async def sent(store: Store, user: str, message_id: int, *, hotline: bool = False, age: dt.timedelta | None = None) -> None:
     """A message the bot sent to the person (or to their topic), `age` ago."""
-    from bot.schema import sent_messages
+    from bot.storage.schema import sent_messages
 
     await store.outbox_add(user, -100 if hotline else 1, [{"text": "x"}])
     item = await store.outbox_next(user)
@@ -128,14 +128,14 @@ async def sent(store: Store, user: str, message_id: int, *, hotline: bool = Fals
 
 
 async def age_user(store: Store, user: str, days: int) -> None:
-    from bot.schema import users
+    from bot.storage.schema import users
 
     async with store.engine.begin() as conn:
         await conn.execute(users.update().where(users.c.id == user).values(last_seen_at=utcnow() - dt.timedelta(days=days)))
 
 
 async def test_forget_deletes_the_bots_recent_messages_in_the_persons_chat(tmp_path: Path) -> None:
-    from bot.privacy import forget_note
+    from bot.gateway.privacy import forget_note
 
     store, tracker, _ = await setup(tmp_path)
     chat = FakeChat()
@@ -155,7 +155,7 @@ async def test_forget_deletes_the_bots_recent_messages_in_the_persons_chat(tmp_p
 
 
 async def test_forget_says_when_the_chat_could_not_be_cleared(tmp_path: Path) -> None:
-    from bot.privacy import forget_note
+    from bot.gateway.privacy import forget_note
 
     store, tracker, _ = await setup(tmp_path)
     privacy = Privacy(store, tracker, retention_days=30, chat=FakeChat(fail=ConnectionError("down")))
@@ -192,7 +192,7 @@ async def test_retention_deletes_the_forum_topic_of_an_expired_person(tmp_path: 
 
 
 async def test_retention_closes_and_empties_a_topic_telegram_will_not_delete(tmp_path: Path) -> None:
-    from bot.handoff import HotlineRefused
+    from bot.gateway.handoff import HotlineRefused
 
     store, tracker, _ = await setup(tmp_path)
     hotline = FakeHotline(delete_topic=HotlineRefused("Bad Request: not enough rights to delete topic"))

@@ -1,11 +1,11 @@
-"""bot.rasa_client: a busy Rasa server is never mistaken for a stopped one."""
+"""bot.gateway.rasa_client: a busy Rasa server is never mistaken for a stopped one."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from bot.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 
 
 def client(handler) -> tuple[httpx.AsyncClient, RasaClient]:  # noqa: ANN001

@@ -18,9 +18,9 @@ from typing import Any
 import openpyxl
 import pytest
 
-from bot.content import Library
-from bot.sheets import ImportReport, export_faq, import_faq
-from bot.sheets_events import export_events, import_events
+from bot.authoring.events import export_events, import_events
+from bot.authoring.sheets import ImportReport, export_faq, import_faq
+from bot.core.content import Library
 from tests.conftest import ROOT
 
 TODAY = dt.date(2026, 12, 7)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.db import create_engine, migrate
-from bot.store import Store
+from bot.storage.db import create_engine, migrate
+from bot.storage.store import Store
 
 
 async def open_store(tmp_path: Path) -> tuple[Store, Path]:

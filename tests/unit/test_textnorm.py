@@ -1,4 +1,4 @@
-"""bot.textnorm: Unicode hygiene and Arabic orthographic folding (project-written examples)."""
+"""bot.core.textnorm: Unicode hygiene and Arabic orthographic folding (project-written examples)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bot.textnorm import clean, normalize_arabic
+from bot.core.textnorm import clean, normalize_arabic
 
 
 @pytest.mark.parametrize(

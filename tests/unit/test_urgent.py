@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from bot import danger
-from bot.content import library
-from bot.engine import typed_meaning
-from bot.urgent import urgent_plan, urgent_reply
+from bot.core import danger
+from bot.core.content import library
+from bot.core.urgent import urgent_plan, urgent_reply
+from bot.gateway.engine import typed_meaning
 from tests.conftest import ROOT
 from tests.unit.test_engine import echo_greeting, parts  # noqa: F401 - the fixture
 
@@ -166,7 +166,7 @@ def test_questions_and_other_words_are_not_distress(text: str) -> None:
 
 
 async def test_typed_suite_turns_the_page_once(parts) -> None:  # noqa: F811
-    from bot.content import PAGE_BREAK
+    from bot.core.content import PAGE_BREAK
 
     def long_answer(body: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"text": f"page one{PAGE_BREAK}page two{PAGE_BREAK}page three"}]
