@@ -27,8 +27,12 @@ test: setup
 test-fast: setup
 	@$(PY) -m pytest -m "not rasa"
 
+# ruff (rules and format), mypy strict, and the import rules of docs/architecture.md
 lint: setup
 	@$(PY) -m ruff check bot actions nlu devtools tests
+	@$(PY) -m ruff format --check bot actions nlu devtools tests
+	@$(PY) -m mypy
+	@$(PY) -m pytest -q tests/unit/test_architecture.py
 	@$(DALIL) faq check
 
 bench: setup

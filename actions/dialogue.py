@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.core import danger
 from bot.core.content import Library, library, load_yaml
+from bot.core.languages import answer_lang
 from bot.core.phrases import PhraseIndex
 from bot.core.urgent import urgent_reply
 
@@ -26,10 +27,8 @@ DomainDict = dict[str, Any]
 
 def user_language(tracker: Tracker) -> tuple[str, bool]:
     """The answer language the gateway decided (slot `language`) and whether to use Darija."""
-    lang = tracker.get_slot("language")
+    lang = answer_lang(tracker.get_slot("language"))
     darija = tracker.get_slot("darija")
-    if lang not in ("fr", "ar", "en"):
-        lang = "fr"
     return lang, darija in (True, "true", "True") and lang == "ar"
 
 
@@ -56,7 +55,7 @@ def _text(lib: Library, mapping: dict[str, str] | None, lang: str) -> str:
     return mapping.get(lang) or mapping.get("fr") or ""
 
 
-class ActionShowMenu(Action):
+class ActionShowMenu(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action is Any
     """The help menu: themes, or the questions of one theme (entity `menu`)."""
 
     def name(self) -> str:
@@ -82,7 +81,7 @@ class ActionShowMenu(Action):
         return []
 
 
-class ActionAnswerFaq(Action):
+class ActionAnswerFaq(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action is Any
     """Answers the FAQ topic chosen by the ResponseSelector (or a menu button), from faq/*.yml."""
 
     def name(self) -> str:
@@ -118,7 +117,7 @@ def faq_topic(tracker: Tracker) -> str | None:
     return key.split("/", 1)[1] if key.startswith("faq/") else None
 
 
-class ActionUrgent(Action):
+class ActionUrgent(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action is Any
     """Emergency numbers first, the nearest help, then a person (an urgent handoff)."""
 
     def name(self) -> str:
@@ -164,7 +163,7 @@ def underlying_faq_topic(tracker: Tracker) -> str | None:
     return faq_topic(tracker)
 
 
-class ActionFallback(Action):
+class ActionFallback(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action is Any
     """"I did not understand" with the menu; after two misses in a row, the offer of a person."""
 
     def name(self) -> str:
@@ -199,7 +198,7 @@ def consecutive_misses(tracker: Tracker) -> int:
     return misses
 
 
-class ActionChangeLanguage(Action):
+class ActionChangeLanguage(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action is Any
     """Switches the answer language to the one named in the message, or shows the keyboard."""
 
     def name(self) -> str:
@@ -220,7 +219,7 @@ class ActionChangeLanguage(Action):
         return [SlotSet("language", lang), SlotSet("darija", darija)]
 
 
-class ActionRequestHuman(Action):
+class ActionRequestHuman(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action is Any
     """Asks the gateway to hand the conversation to the hotline.
 
     The gateway opens the handoff in the staff group, or, when no hotline group is configured,
@@ -236,7 +235,7 @@ class ActionRequestHuman(Action):
         return []
 
 
-class ActionDeleteData(Action):
+class ActionDeleteData(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action is Any
     """Asks the gateway to delete the user's data; it asks for confirmation first (as /forget)."""
 
     def name(self) -> str:

@@ -49,7 +49,7 @@ def use_service(service: EventsService | None) -> None:
     _service = service
 
 
-class ActionEvents(Action):
+class ActionEvents(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action is Any
     """The next events matching the city, topic and dates asked (or asked just before)."""
 
     def name(self) -> str:

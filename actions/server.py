@@ -11,15 +11,17 @@ import logging
 import os
 
 from rasa_sdk.endpoint import create_app
-from sanic import response
+from sanic import Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
 
 log = logging.getLogger(__name__)
 
 KEEP_ALIVE_SECONDS = 120
 
 
-def build_app(token: str = ""):  # noqa: ANN201 - sanic app
-    app = create_app("actions", cors_origins=None)
+def build_app(token: str = "") -> Sanic:
+    app: Sanic = create_app("actions", cors_origins=None)  # rasa_sdk (untyped) declares -> Sanic
     # Rasa opens a new connection for every action call, and its event loop can be busy for
     # seconds on a loaded machine (it embeds each message) between connecting and writing the
     # request. Sanic closes a connection that has sent nothing after KEEP_ALIVE_TIMEOUT (5 s by
@@ -28,8 +30,8 @@ def build_app(token: str = ""):  # noqa: ANN201 - sanic app
     # a loaded server, 2026-12-07). Idle connections cost nothing on loopback: wait longer.
     app.config.KEEP_ALIVE_TIMEOUT = KEEP_ALIVE_SECONDS
 
-    @app.middleware("request")
-    async def _check_token(request):  # noqa: ANN001, ANN202
+    @app.middleware("request")  # type: ignore[misc, no-untyped-call]  # sanic 21.12: middleware() is unannotated
+    async def _check_token(request: Request) -> HTTPResponse | None:
         if request.path == "/health" or not token:
             return None
         given = request.args.get("token", "")

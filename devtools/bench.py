@@ -14,14 +14,11 @@ gateway for the measurement (TELEGRAM_MAX_RATE), otherwise it would be what is m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import platform
 import resource
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +31,7 @@ import httpx
 
 from bot.core.settings import Settings
 from bot.gateway.rasa_client import RasaClient
+from bot.ops.stack import isolated_env, kill_group, popen, stop_process, wait_http
 from bot.ops.supervisor import actions_part, rasa_part
 from bot.ops.training import latest_model
 from devtools.fake_telegram import FakeTelegram
@@ -69,12 +67,6 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mb(pid: int) -> float:
@@ -148,12 +140,7 @@ class Stack:
         self.root = root
         self.var = Path(tempfile.mkdtemp(prefix="dalil-bench-"))
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "HOTLINE_", "ADMIN_"))},
-            "DALIL_VAR_DIR": str(self.var),
-            "DATABASE_URL": f"sqlite:///{self.var / 'dalil.db'}",
-            "RASA_PORT": str(free_port()),
-            "ACTION_PORT": str(free_port()),
-            "HEALTH_PORT": str(free_port()),
+            **isolated_env(self.var),
             "RASA_TOKEN": secrets.token_urlsafe(16),
             "ACTION_TOKEN": secrets.token_urlsafe(16),
             "DALIL_SECRET_KEY": "bench",
@@ -161,7 +148,6 @@ class Stack:
             "TELEGRAM_MAX_RATE": "100000",
             "LOG_LEVEL": "WARNING",
         }
-        self.env.pop("ACTION_URL", None)
         self.settings = Settings.from_env(self.env, root=root)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -171,30 +157,15 @@ class Stack:
             raise SystemExit("no trained model: run `dalil train` first")
         started = time.monotonic()
         for part in (actions_part(self.settings), rasa_part(self.settings, model)):
-            part.env.update(self.env)
-            part.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self.procs[part.name] = subprocess.Popen(part.argv, cwd=self.root, env=part.env, stdout=part.log_path.open("ab"),
-                                                     stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait(f"{self.settings.rasa_url}/status", {"token": self.settings.rasa_token}, model=True)
+            self.procs[part.name] = popen(part.argv, env={**part.env, **self.env}, log_path=part.log_path, cwd=self.root)
+        wait_http(f"{self.settings.rasa_url}/status", params={"token": self.settings.rasa_token}, timeout=240,
+                  proc=self.procs["rasa"], log=self.var / "log" / "rasa.log", expect_model=True)
         return time.monotonic() - started
 
     def start_gateway(self, api: FakeTelegram) -> None:
         env = dict(self.env, TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_URL=api.base_url)
-        log = (self.var / "log" / "gateway.log").open("ab")
-        self.procs["gateway"] = subprocess.Popen([str(Path(sys.executable).with_name("dalil")), "gateway"], cwd=self.root,
-                                                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def _wait(self, url: str, params: dict[str, str], *, model: bool = False, timeout: float = 240) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                response = httpx.get(url, params=params, timeout=2)
-                if response.status_code == 200 and (not model or response.json().get("model_file")):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise SystemExit(f"{url} did not start; see {self.var / 'log'}")
+        self.procs["gateway"] = popen([str(Path(sys.executable).with_name("dalil")), "gateway"], env=env,
+                                      log_path=self.var / "log" / "gateway.log", cwd=self.root)
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far of each part, and of this process (load generator + fake Bot API)."""
@@ -208,13 +179,9 @@ class Stack:
     def stop(self) -> None:
         for proc in self.procs.values():
             if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
+                kill_group(proc.pid)
         for proc in self.procs.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop_process(proc)
 
 
 async def bare_rasa(stack: Stack, users: int, seconds: float, memory: dict[str, float]) -> Load:
@@ -321,9 +288,9 @@ def language_throughput(seconds: float = 2.0) -> float:
 def first_answer_seconds(root: Path) -> float | None:
     """`dalil run` in terminal mode with "bonjour": seconds until the first answer is printed."""
     var = Path(tempfile.mkdtemp(prefix="dalil-first-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "RASA_TOKEN", "ACTION_TOKEN"))}
-    env.update(DALIL_VAR_DIR=str(var), DATABASE_URL=f"sqlite:///{var / 'dalil.db'}", RASA_PORT=str(free_port()),
-               ACTION_PORT=str(free_port()), HEALTH_PORT=str(free_port()))
+    env = isolated_env(var)
+    env.pop("RASA_TOKEN", None)
+    env.pop("ACTION_TOKEN", None)
     started = time.monotonic()
     proc = subprocess.Popen([str(Path(sys.executable).with_name("dalil")), "run"], cwd=root, env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

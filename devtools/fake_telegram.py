@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 
@@ -182,12 +182,12 @@ class FakeTelegram:
     async def _m_sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         text = str(params.get("text", ""))
         if not text.strip():
-            return await self._bad("Bad Request: message text is empty")  # type: ignore[return-value]
+            return await self._bad("Bad Request: message text is empty")
         if len(text) > 4096:
-            return await self._bad("Bad Request: message is too long")  # type: ignore[return-value]
+            return await self._bad("Bad Request: message is too long")
         return self._message(int(params["chat_id"]), text, params, "sendMessage")
 
-    async def _bad(self, description: str) -> Any:
+    async def _bad(self, description: str) -> NoReturn:
         raise web.HTTPBadRequest(
             text=json.dumps({"ok": False, "error_code": 400, "description": description}),
             content_type="application/json",
@@ -209,7 +209,7 @@ class FakeTelegram:
         topic = self.topics.get(int(params.get("message_thread_id") or 0))
         if topic is None:
             await self._bad("Bad Request: TOPIC_ID_INVALID")
-        return topic  # type: ignore[return-value]
+        return topic
 
     async def _m_closeForumTopic(self, params: dict[str, Any]) -> bool:
         topic = await self._topic(params)

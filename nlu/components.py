@@ -30,17 +30,19 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.core.danger import is_urgent
+from bot.core.languages import is_answer_lang
 from bot.core.textnorm import clean, normalize_arabic
 from nlu.embeddings import KNOWN_WORDS
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
-class NormalizingTokenizer(WhitespaceTokenizer):
+class NormalizingTokenizer(WhitespaceTokenizer):  # type: ignore[misc]  # Rasa is untyped: the base is Any
     """WhitespaceTokenizer whose tokens are cleaned and Arabic-normalised."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return WhitespaceTokenizer.get_default_config()
+        config: dict[str, Any] = WhitespaceTokenizer.get_default_config()
+        return config
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         tokens = super().tokenize(message, attribute)
@@ -56,7 +58,7 @@ class NormalizingTokenizer(WhitespaceTokenizer):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class MetadataHints(GraphComponent):
+class MetadataHints(GraphComponent):  # type: ignore[misc]  # Rasa is untyped: GraphComponent is Any
     """Turns what the gateway already knows (sent as message metadata) into NLU output.
 
     - `language` / `darija`: the answer language the gateway decided (detector + the user's
@@ -91,7 +93,7 @@ class MetadataHints(GraphComponent):
                 continue
             entities = list(message.get(ENTITIES) or [])
             language = metadata.get("language")
-            if language in ("fr", "ar", "en"):
+            if is_answer_lang(language):
                 entities.append(_hint_entity("language", language))
                 entities.append(_hint_entity("darija", bool(metadata.get("darija"))))
             topic = metadata.get("faq_topic")
@@ -108,7 +110,7 @@ class MetadataHints(GraphComponent):
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class FaqConfidenceGate(GraphComponent):
+class FaqConfidenceGate(GraphComponent):  # type: ignore[misc]  # Rasa is untyped: GraphComponent is Any
     """An FAQ answer only when the ResponseSelector is sure enough of the topic.
 
     DIET's "faq" class is large (every FAQ question), so a message unlike anything it knows
@@ -168,7 +170,7 @@ def _force_urgent(message: Message) -> None:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class DangerWords(GraphComponent):
+class DangerWords(GraphComponent):  # type: ignore[misc]  # Rasa is untyped: GraphComponent is Any
     """Danger words (content/danger_words.yml, read live) make the intent `urgent`.
 
     A classifier can miss danger in a long message about something else; a word list does not.

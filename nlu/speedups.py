@@ -86,7 +86,7 @@ def install() -> None:
     if not sa.event.contains(sa.engine.Engine, "connect", _sqlite_pragmas):
         sa.event.listen(sa.engine.Engine, "connect", _sqlite_pragmas)
 
-    if _events.Event.resolve_by_type is not resolve_by_type:  # type: ignore[comparison-overlap]
-        _events.Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
-    if _action.RemoteAction._validate_action_result is not _validate_action_result:  # type: ignore[comparison-overlap]
-        _action.RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    if _events.Event.resolve_by_type is not resolve_by_type:
+        _events.Event.resolve_by_type = staticmethod(resolve_by_type)
+    if _action.RemoteAction._validate_action_result is not _validate_action_result:
+        _action.RemoteAction._validate_action_result = _validate_action_result

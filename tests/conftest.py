@@ -3,9 +3,7 @@ the fake Telegram Bot API, and a fresh database per test."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,10 +11,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.core.settings import Settings
+from bot.ops.stack import free_port, isolated_env, popen, stop_process, wait_http
 from bot.ops.supervisor import actions_part, rasa_part
 from bot.ops.training import latest_model
 from tests.fakes.proxy import FaultyProxy
@@ -25,30 +23,6 @@ from tests.fakes.telegram_api import FakeTelegram
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SECRET = "test-secret-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_http(url: str, *, params: dict[str, str] | None = None, timeout: float = 180.0,
-              proc: subprocess.Popen[bytes] | None = None, log: Path | None = None,
-              check_model: bool = False) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            tail = log.read_text(errors="replace")[-3000:] if log else ""
-            raise RuntimeError(f"{url}: process exited with {proc.returncode}\n{tail}")
-        try:
-            response = httpx.get(url, params=params, timeout=2.0)
-            if response.status_code == 200 and (not check_model or response.json().get("model_file")):
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} not ready after {timeout} s")
 
 
 @dataclass
@@ -73,19 +47,14 @@ class Stack:
 
 
 def stack_env(var_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "HOTLINE_", "ADMIN_"))}
+    env = isolated_env(var_dir)
     env.update(
-        DALIL_VAR_DIR=str(var_dir),
-        DATABASE_URL=f"sqlite:///{var_dir / 'dalil.db'}",
-        RASA_PORT=str(free_port()),
-        ACTION_PORT=str(free_port()),
         RASA_TOKEN="test-rasa-token",
         ACTION_TOKEN="test-action-token",
         DALIL_SECRET_KEY=SECRET,
         # "Received, answering soon" only where a test asks for it (ACK_AFTER=1 with a slow or cut
         # Rasa): on a slow day a 4 s acknowledgement would interleave with the answers tests count.
         ACK_AFTER="60",
-        HEALTH_PORT=str(free_port()),
     )
     env.update(extra)
     return env
@@ -107,30 +76,11 @@ def start_stack(var_dir: Path, *, root: Path = ROOT, **extra: str) -> Stack:
     processes: dict[str, subprocess.Popen[bytes]] = {}
     parts = [actions_part(settings), rasa_part(settings, model)]
     for part in parts:
-        part.env.update(env)
-        part.log_path.parent.mkdir(parents=True, exist_ok=True)
-        processes[part.name] = subprocess.Popen(
-            part.argv, cwd=root, env=part.env, stdout=part.log_path.open("ab"), stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        processes[part.name] = popen(part.argv, env={**part.env, **env}, log_path=part.log_path, cwd=root)
     wait_http(f"http://127.0.0.1:{settings.action_port}/health", proc=processes["actions"], log=parts[0].log_path, timeout=60)
     wait_http(f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, proc=processes["rasa"],
-              log=parts[1].log_path, check_model=True)
+              log=parts[1].log_path, expect_model=True)
     return Stack(settings=settings, env=env, var_dir=var_dir, model=model, processes=processes, action_proxy=action_proxy)
-
-
-def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 @pytest.fixture(scope="session")

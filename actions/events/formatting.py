@@ -23,6 +23,7 @@ from babel.dates import format_date, format_time
 from actions.events.model import CASABLANCA, Event, Listing, Query
 from actions.events.query import Vocabulary, vocabulary
 from bot.core.content import PAGE_BREAK, load_yaml
+from bot.core.languages import answer_lang
 from bot.core.settings import PROJECT_ROOT
 
 PER_PAGE = 3
@@ -90,7 +91,7 @@ class Formatter:
     """Turns a Listing into the answer text of one language."""
 
     def __init__(self, lang: str, texts: EventsTexts | None = None, vocab: Vocabulary | None = None) -> None:
-        self.lang = lang if lang in ("fr", "ar", "en") else "fr"
+        self.lang: str = answer_lang(lang)
         self.texts = texts or events_texts()
         self.vocab = vocab or vocabulary()
         self.locale = self.texts.get("locale", self.lang)

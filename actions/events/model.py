@@ -47,7 +47,10 @@ class Event:
 
     def title(self, lang: str) -> str:
         """The title in `lang`, else French, else any."""
-        return self.titles.get(lang) or self.titles.get("fr") or next(iter(self.titles.values()), "")
+        title = self.titles.get(lang) or self.titles.get("fr")
+        if title:
+            return title
+        return next(iter(self.titles.values()), "")
 
     def overlaps(self, start: dt.datetime | None, end: dt.datetime | None) -> bool:
         """Whether the event takes place (at least partly) in [start, end)."""

@@ -24,18 +24,19 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import recurring_ical_events
 import yaml
-from dateutil.rrule import rrulestr
-from icalendar import Calendar, Component
+from dateutil.rrule import rrulestr  # type: ignore[import-untyped]  # no types-python-dateutil in the dev deps
+from icalendar import Calendar, Component, vDDDTypes, vDuration
 
 from actions.events.model import CASABLANCA, Event, FeedError
 from actions.events.query import Vocabulary
+from bot.core.languages import ANSWER_LANGS, lang_map
 
 log = logging.getLogger(__name__)
 
 Format = Literal["ics", "json", "yaml"]
 MAX_BYTES = 5_000_000  # a feed bigger than this is not a calendar of local events
 MAX_OCCURRENCES = 400  # per recurring event, inside the window
-LANGS = ("fr", "ar", "en")
+LANGS = ANSWER_LANGS
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def _events_from_dict(item: Any, source: str, vocab: Vocabulary, window: tuple[d
     event_id = _text(item.get("id"))
     if not event_id:
         raise ValueError("no id")
-    titles = _lang_map(item.get("title", item.get("titles")))
+    titles = lang_map(item.get("title", item.get("titles")), plain="fr")
     if not titles.get("fr"):
         raise ValueError("no French title (title.fr)")
     if "start" not in item:
@@ -208,7 +209,7 @@ def _events_from_dict(item: Any, source: str, vocab: Vocabulary, window: tuple[d
     base = Event(
         id=event_id,
         titles=titles,
-        descriptions=_lang_map(item.get("description", item.get("descriptions"))),
+        descriptions=lang_map(item.get("description", item.get("descriptions")), plain="fr"),
         start=start,
         end=end,
         all_day=all_day,
@@ -217,7 +218,7 @@ def _events_from_dict(item: Any, source: str, vocab: Vocabulary, window: tuple[d
         address=_text(item.get("address")),
         organiser=_text(item.get("organiser", item.get("organizer"))),
         topics=topics,
-        audience=_lang_map(item.get("audience")),
+        audience=lang_map(item.get("audience"), plain="fr"),
         languages=tuple(str(x) for x in _list(item.get("languages"))),
         price=_price(item.get("price")),
         registration=_text(item.get("registration")),
@@ -294,16 +295,6 @@ def _list(value: Any) -> list[Any]:
     return [v.strip() for v in str(value).split(",") if v.strip()]
 
 
-def _lang_map(value: Any) -> dict[str, str]:
-    """{"fr": ..., "ar": ...} as given, or a plain string taken as French."""
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return {str(k): str(v).strip() for k, v in value.items() if v not in (None, "") and str(v).strip()}
-    text = str(value).strip()
-    return {"fr": text} if text else {}
-
-
 def _price(value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -354,6 +345,14 @@ def parse_ics(data: bytes, source: str, vocab: Vocabulary, window: tuple[dt.date
     return Parsed(tuple(events), tuple(problems.items), sample)
 
 
+def _ics_duration(prop: object) -> dt.timedelta:
+    """The length of time of a DURATION property; any other value skips the event (as before)."""
+    value = prop.dt if isinstance(prop, (vDDDTypes, vDuration)) else None
+    if not isinstance(value, dt.timedelta):
+        raise ValueError("DURATION is not a length of time")
+    return value
+
+
 def _series_events(uid: str, components: list[Component], calendar: Calendar, timezones: list[Component],
                    source: str, vocab: Vocabulary, window: tuple[dt.datetime, dt.datetime], sample: bool,
                    problems: _Problems, where: str) -> list[Event]:
@@ -392,7 +391,7 @@ def _event_from_vevent(component: Component, uid: str, recurring: bool, source: 
         else:
             end = _midnight(dt.datetime.combine(end_value, dt.time()))
     elif component.get("DURATION") is not None:
-        end = start + component["DURATION"].dt
+        end = start + _ics_duration(component["DURATION"])
     else:
         end = start + dt.timedelta(days=1) if all_day else start
     if end < start:

@@ -2,7 +2,7 @@
 
 Owns the Events sheet (one row per event; titles, descriptions and audiences per language in their
 own columns; start and end as "YYYY-MM-DD HH:MM" in Morocco's time, or "YYYY-MM-DD" for a whole
-day) and its import, with the same rules as the FAQ (`bot.authoring.sheets`): the file is checked before it
+day) and its import, with the same rules as the FAQ (`bot.authoring.faq`): the file is checked before it
 is parsed, every problem names its row and column, the diff is shown first, nothing is written
 while there is an error, an event missing from the sheet is kept, and only the changed entries of
 events/events.yml are rewritten (the others keep their exact text, comments included). The file's
@@ -20,47 +20,52 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.authoring.sheets import (
+from bot.authoring.reading import (
     STAMP_COLUMNS,
     STAMP_SHEET,
-    Change,
-    ImportReport,
     Row,
     SheetRejected,
     Table,
-    add_readme,
-    add_stamps,
-    add_table,
     cell_text,
-    comment_head,
-    decide,
-    decision_problem,
-    dump_entry,
     error,
-    export_kind,
-    fingerprint,
     has_arabic,
     is_web_address,
-    list_diff,
-    map_diff,
-    new_workbook,
     read_book,
-    read_stamps,
-    save_csv,
-    save_workbook,
-    show,
-    text_diff,
     text_lines,
     warning,
 )
+from bot.authoring.report import (
+    Change,
+    ImportReport,
+    decide,
+    decision_problem,
+    fingerprint,
+    list_diff,
+    map_diff,
+    read_stamps,
+    show,
+    text_diff,
+)
 from bot.authoring.validate import Problem
+from bot.authoring.writing import (
+    add_readme,
+    add_stamps,
+    add_table,
+    comment_head,
+    dump_entry,
+    export_kind,
+    new_workbook,
+    save_csv,
+    save_workbook,
+)
 from bot.core.content import ContentError, load_yaml
+from bot.core.languages import ANSWER_LANGS, lang_map
 from bot.core.phrases import fold
 
 CASABLANCA = ZoneInfo("Africa/Casablanca")
 EVENTS_SHEET = "Events"
 EVENTS_FILE = Path("events") / "events.yml"
-LANGS = ("fr", "ar", "en")
+LANGS = ANSWER_LANGS
 LANG_FIELDS = ("title", "description", "audience")
 TEXT_FIELDS = ("city", "venue", "address", "organiser", "price", "registration", "url", "rrule")
 LIST_FIELDS = ("topics", "languages", "exdates")
@@ -107,15 +112,6 @@ README_EVENTS = (
 # -- one event as comparable data --------------------------------------------------------------------
 def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
-
-
-def _lang_map(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if isinstance(value, Mapping):
-        return {str(k): str(v).strip() for k, v in value.items() if v not in (None, "") and str(v).strip()}
-    text = str(value).strip()
-    return {"fr": text} if text else {}
 
 
 def _values(value: Any) -> tuple[str, ...]:
@@ -180,7 +176,7 @@ def event_record(item: Mapping[str, Any]) -> dict[str, Any]:
     """An entry of events.yml as the comparable data a sheet row holds."""
     record: dict[str, Any] = {"id": _text(item.get("id"))}
     for name in LANG_FIELDS:
-        record[name] = _lang_map(item.get(name, item.get(name + "s")))
+        record[name] = lang_map(item.get(name, item.get(name + "s")), plain="fr")
     start = item.get("start")
     whole_day = bool(item.get("all_day", False))
     try:
@@ -364,7 +360,7 @@ def _past(record: Mapping[str, Any], today: dt.date) -> dt.date | None:
 
 def _rrule_problem(rule: str, start: dt.datetime) -> str | None:
     try:
-        from dateutil.rrule import rrulestr
+        from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
     except ImportError:  # the action server's dependency; without it the rule is checked when served
         return None
     try:
@@ -520,9 +516,9 @@ def import_events(root: Path, path: Path, *, apply: bool = False, today: dt.date
     report.problems.extend(problems)
 
     current: dict[str, tuple[int, dict[str, Any]]] = {}
-    for index, item in enumerate(items):
+    for position, item in enumerate(items):
         if isinstance(item, Mapping):
-            current.setdefault(_text(item.get("id")), (index, event_record(item)))
+            current.setdefault(_text(item.get("id")), (position, event_record(item)))
     new_items = list(items)
     changed: list[tuple[str, dict[str, Any]]] = []
     for event_id, (record, row) in sheet.items():

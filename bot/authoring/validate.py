@@ -20,15 +20,14 @@ from urllib.parse import urlparse
 import yaml
 
 from bot.core.content import (
-    ANSWER_LANGS,
     MAX_PAGE_CHARS,
-    QUESTION_LANGS,
     Contact,
     Source,
     Topic,
     compact_contact,
     split_pages,
 )
+from bot.core.languages import ANSWER_LANGS, QUESTION_LANGS
 
 Level = Literal["error", "warning"]
 Locator = Callable[[tuple[str, ...]], str]
@@ -143,100 +142,7 @@ def validate(
 
     for topic_id in sorted(topics):
         topic = topics[topic_id]
-        at = locate(topic)
-
-        def add(level: Level, field: tuple[str, ...], message: str, fix: str, _at: Locator = at) -> None:
-            problems.append(Problem(level, _at(field), message, fix))
-
-        if not _TOPIC_ID.match(topic.id):
-            add("error", ("id",), f"the topic id {topic.id!r} is not valid",
-                "Use lowercase letters, digits and _ only, e.g. health_access.")
-        if topic.path is not None and topic.path.suffix == ".yml" and topic.path.stem != topic.id:
-            add("error", ("id",), f"the id {topic.id!r} differs from the file name {topic.path.stem!r}",
-                "Rename the file or change the id so they match.")
-        if topic.family not in FAMILIES:
-            add("error", ("family",), f"unknown family {topic.family!r}", f"Use one of: {', '.join(FAMILIES)}.")
-        for lang in ANSWER_LANGS:
-            title = topic.title.get(lang, "")
-            if not title:
-                add("error", ("title", lang), f"the {lang} title is missing", "Write a short menu label (≤ 30 characters).")
-            elif len(title) > MAX_TITLE_CHARS:
-                add("warning", ("title", lang), f"the title has {len(title)} characters",
-                    f"Shorten it to {MAX_TITLE_CHARS} or fewer so it fits on a button.")
-        for lang in ("fr", "ar", "en"):
-            answer = topic.answer.get(lang, "")
-            if not answer.strip():
-                level: Level = "warning" if lang == "en" else "error"
-                add(level, ("answer", lang), f"the {lang} answer is missing (missing translation)",
-                    "Write the answer in this language" + (" (users then see the French one)." if lang == "en" else "."))
-                continue
-            pages = split_pages(answer)
-            first_line = first_contact_line(topic, contacts, lang)
-            first = len(pages[0]) + (len(first_line) + 2 if first_line else 0) if pages else 0
-            if first > MAX_FIRST_PAGE_CHARS:
-                add("error", ("answer", lang),
-                    f"the first page has {first} characters with the contact line, more than {MAX_FIRST_PAGE_CHARS}",
-                    "Keep only what to do now and who to call on the first page; move details after a line ---.")
-            for number, page in enumerate(pages, 1):
-                if len(page) > MAX_PAGE_CHARS:
-                    add("error", ("answer", lang),
-                        f"page {number} has {len(page)} characters, too long for one phone screen",
-                        f"Shorten it or start a new page with a line containing only --- (max {MAX_PAGE_CHARS} per page).")
-        for lang in ("ar", "ary"):
-            text = topic.answer.get(lang, "")
-            if text and not _ARABIC.search(text):
-                add("error", ("answer", lang), "this Arabic answer contains no Arabic letters",
-                    "Write it in Arabic script, not in Latin letters.")
-        if topic.title.get("ar") and not _ARABIC.search(topic.title["ar"]):
-            add("error", ("title", "ar"), "the Arabic title contains no Arabic letters", "Write it in Arabic script.")
-        if topic.answer.get("fr") and _ARABIC.search(topic.answer["fr"]) and not _LATIN.search(topic.answer["fr"]):
-            add("error", ("answer", "fr"), "the French answer is written in Arabic letters", "Put it in the Arabic column.")
-        if not topic.sources:
-            add("error", ("sources",), "no source URL", "Add the web page the facts come from, so others can check them.")
-        for number, source in enumerate(topic.sources, 1):
-            for level, message, fix in source_problems(source, today):
-                add(level, ("sources", str(number)), message, fix)
-        if topic.last_checked is None:
-            add("error", ("last_checked",), "the date it was last checked is missing",
-                "Write the date you compared the answer with its sources, as YYYY-MM-DD.")
-        elif topic.last_checked > today:
-            add("error", ("last_checked",), f"the date {topic.last_checked} is in the future",
-                "Write the date the answer was actually checked (today or earlier).")
-        elif (today - topic.last_checked).days > STALE_AFTER_DAYS:
-            add("warning", ("last_checked",), f"last checked {(today - topic.last_checked).days} days ago",
-                "Compare the answer with its sources again and update the date.")
-        for number, contact_id in enumerate(topic.contacts, 1):
-            if contact_id not in contacts:
-                add("error", ("contacts", str(number)), f"unknown contact {contact_id!r}",
-                    "Use an id from content/contacts.yml or add the contact there first.")
-            elif not contacts[contact_id].reachable():
-                add("error", ("contacts", str(number)), f"the contact {contact_id!r} has no way to reach it",
-                    "In content/contacts.yml give it a phone, WhatsApp, e-mail or address, or a `reach` text "
-                    "saying the way that works.")
-        for lang in QUESTION_LANGS:
-            questions = topic.questions.get(lang, ())
-            if len(questions) < MIN_QUESTIONS[lang]:
-                add("warning", ("questions", lang), f"only {len(questions)} example questions",
-                    f"Add more ways people ask this (at least {MIN_QUESTIONS[lang]}) so the assistant understands them.")
-            if lang in ("ar", "ary_arab"):
-                latin_only = [q for q in questions if not _ARABIC.search(q)]
-                if latin_only:
-                    add("error", ("questions", lang), f"{len(latin_only)} question(s) without Arabic letters, e.g. {latin_only[0]!r}",
-                        "Move Latin-script Darija to ary_latn; write Arabic in Arabic script.")
-            for question in questions:
-                key = normalise_question(question)
-                if not key:
-                    continue
-                other = seen_questions.get(key)
-                if other and other[0] != topic.id:
-                    add("error", ("questions", lang), f"the question {question!r} is also under {other[0]}",
-                        "Keep each question under one topic only, or the assistant cannot tell them apart.")
-                else:
-                    seen_questions[key] = (topic.id, lang)
-        for field_name, mapping in (("title", topic.title), ("answer", topic.answer), ("caution", topic.caution)):
-            for lang, text in mapping.items():
-                if text.lstrip().startswith(("=", "+", "@")) and field_name != "answer":
-                    add("error", (field_name, lang), "the text starts like a spreadsheet formula", "Remove the leading = + or @.")
+        problems += _topic_problems(topic, locate(topic), contacts, today, seen_questions)
 
     if required_topics is not None:
         for missing in sorted(set(required_topics) - set(topics)):
@@ -246,6 +152,151 @@ def validate(
         problems.append(Problem("error", "content/menu.yml", f"the menu lists an unknown topic {topic_id!r}",
                                 "Remove it from the menu or add faq/<id>.yml."))
     return sorted(problems, key=lambda p: (p.level != "error", p.where))
+
+
+# Reports one problem of a topic: its level, the field it is in, what is wrong, how to fix it.
+_Add = Callable[[Level, tuple[str, ...], str, str], None]
+
+
+def _topic_problems(topic: Topic, at: Locator, contacts: Mapping[str, Contact], today: dt.date,
+                    seen_questions: dict[str, tuple[str, str]]) -> list[Problem]:
+    """The problems of one topic, each at the place `at` gives its field; `seen_questions` (question
+    -> topic and language) spots a question asked under two topics."""
+    problems: list[Problem] = []
+
+    def add(level: Level, field: tuple[str, ...], message: str, fix: str) -> None:
+        problems.append(Problem(level, at(field), message, fix))
+
+    _check_identity(topic, add)
+    _check_titles(topic, add)
+    _check_answers(topic, contacts, add)
+    _check_scripts(topic, add)
+    _check_sources_and_dates(topic, today, add)
+    _check_contacts(topic, contacts, add)
+    _check_questions(topic, seen_questions, add)
+    _check_formulas(topic, add)
+    return problems
+
+
+def _check_identity(topic: Topic, add: _Add) -> None:
+    """The id is valid, matches the file name, and the family is known."""
+    if not _TOPIC_ID.match(topic.id):
+        add("error", ("id",), f"the topic id {topic.id!r} is not valid",
+            "Use lowercase letters, digits and _ only, e.g. health_access.")
+    if topic.path is not None and topic.path.suffix == ".yml" and topic.path.stem != topic.id:
+        add("error", ("id",), f"the id {topic.id!r} differs from the file name {topic.path.stem!r}",
+            "Rename the file or change the id so they match.")
+    if topic.family not in FAMILIES:
+        add("error", ("family",), f"unknown family {topic.family!r}", f"Use one of: {', '.join(FAMILIES)}.")
+
+
+def _check_titles(topic: Topic, add: _Add) -> None:
+    """Every answer language has a title short enough for a button."""
+    for lang in ANSWER_LANGS:
+        title = topic.title.get(lang, "")
+        if not title:
+            add("error", ("title", lang), f"the {lang} title is missing", "Write a short menu label (≤ 30 characters).")
+        elif len(title) > MAX_TITLE_CHARS:
+            add("warning", ("title", lang), f"the title has {len(title)} characters",
+                f"Shorten it to {MAX_TITLE_CHARS} or fewer so it fits on a button.")
+
+
+def _check_answers(topic: Topic, contacts: Mapping[str, Contact], add: _Add) -> None:
+    """The answers exist (English may fall back to French) and their pages fit on a phone screen."""
+    for lang in ANSWER_LANGS:
+        answer = topic.answer.get(lang, "")
+        if not answer.strip():
+            level: Level = "warning" if lang == "en" else "error"
+            add(level, ("answer", lang), f"the {lang} answer is missing (missing translation)",
+                "Write the answer in this language" + (" (users then see the French one)." if lang == "en" else "."))
+            continue
+        pages = split_pages(answer)
+        first_line = first_contact_line(topic, contacts, lang)
+        first = len(pages[0]) + (len(first_line) + 2 if first_line else 0) if pages else 0
+        if first > MAX_FIRST_PAGE_CHARS:
+            add("error", ("answer", lang),
+                f"the first page has {first} characters with the contact line, more than {MAX_FIRST_PAGE_CHARS}",
+                "Keep only what to do now and who to call on the first page; move details after a line ---.")
+        for number, page in enumerate(pages, 1):
+            if len(page) > MAX_PAGE_CHARS:
+                add("error", ("answer", lang),
+                    f"page {number} has {len(page)} characters, too long for one phone screen",
+                    f"Shorten it or start a new page with a line containing only --- (max {MAX_PAGE_CHARS} per page).")
+
+
+def _check_scripts(topic: Topic, add: _Add) -> None:
+    """Arabic texts are in Arabic script and the French answer is not."""
+    for lang in ("ar", "ary"):
+        text = topic.answer.get(lang, "")
+        if text and not _ARABIC.search(text):
+            add("error", ("answer", lang), "this Arabic answer contains no Arabic letters",
+                "Write it in Arabic script, not in Latin letters.")
+    if topic.title.get("ar") and not _ARABIC.search(topic.title["ar"]):
+        add("error", ("title", "ar"), "the Arabic title contains no Arabic letters", "Write it in Arabic script.")
+    if topic.answer.get("fr") and _ARABIC.search(topic.answer["fr"]) and not _LATIN.search(topic.answer["fr"]):
+        add("error", ("answer", "fr"), "the French answer is written in Arabic letters", "Put it in the Arabic column.")
+
+
+def _check_sources_and_dates(topic: Topic, today: dt.date, add: _Add) -> None:
+    """The facts have dated sources, and the answer was checked against them, not too long ago."""
+    if not topic.sources:
+        add("error", ("sources",), "no source URL", "Add the web page the facts come from, so others can check them.")
+    for number, source in enumerate(topic.sources, 1):
+        for level, message, fix in source_problems(source, today):
+            add(level, ("sources", str(number)), message, fix)
+    if topic.last_checked is None:
+        add("error", ("last_checked",), "the date it was last checked is missing",
+            "Write the date you compared the answer with its sources, as YYYY-MM-DD.")
+    elif topic.last_checked > today:
+        add("error", ("last_checked",), f"the date {topic.last_checked} is in the future",
+            "Write the date the answer was actually checked (today or earlier).")
+    elif (today - topic.last_checked).days > STALE_AFTER_DAYS:
+        add("warning", ("last_checked",), f"last checked {(today - topic.last_checked).days} days ago",
+            "Compare the answer with its sources again and update the date.")
+
+
+def _check_contacts(topic: Topic, contacts: Mapping[str, Contact], add: _Add) -> None:
+    """Every contact the topic names exists and can be reached."""
+    for number, contact_id in enumerate(topic.contacts, 1):
+        if contact_id not in contacts:
+            add("error", ("contacts", str(number)), f"unknown contact {contact_id!r}",
+                "Use an id from content/contacts.yml or add the contact there first.")
+        elif not contacts[contact_id].reachable():
+            add("error", ("contacts", str(number)), f"the contact {contact_id!r} has no way to reach it",
+                "In content/contacts.yml give it a phone, WhatsApp, e-mail or address, or a `reach` text "
+                "saying the way that works.")
+
+
+def _check_questions(topic: Topic, seen_questions: dict[str, tuple[str, str]], add: _Add) -> None:
+    """Enough example questions per way of writing, in the right script, none under two topics."""
+    for lang in QUESTION_LANGS:
+        questions = topic.questions.get(lang, ())
+        if len(questions) < MIN_QUESTIONS[lang]:
+            add("warning", ("questions", lang), f"only {len(questions)} example questions",
+                f"Add more ways people ask this (at least {MIN_QUESTIONS[lang]}) so the assistant understands them.")
+        if lang in ("ar", "ary_arab"):
+            latin_only = [q for q in questions if not _ARABIC.search(q)]
+            if latin_only:
+                add("error", ("questions", lang), f"{len(latin_only)} question(s) without Arabic letters, e.g. {latin_only[0]!r}",
+                    "Move Latin-script Darija to ary_latn; write Arabic in Arabic script.")
+        for question in questions:
+            key = normalise_question(question)
+            if not key:
+                continue
+            other = seen_questions.get(key)
+            if other and other[0] != topic.id:
+                add("error", ("questions", lang), f"the question {question!r} is also under {other[0]}",
+                    "Keep each question under one topic only, or the assistant cannot tell them apart.")
+            else:
+                seen_questions[key] = (topic.id, lang)
+
+
+def _check_formulas(topic: Topic, add: _Add) -> None:
+    """No title or caution starts like a spreadsheet formula."""
+    for field_name, mapping in (("title", topic.title), ("answer", topic.answer), ("caution", topic.caution)):
+        for lang, text in mapping.items():
+            if text.lstrip().startswith(("=", "+", "@")) and field_name != "answer":
+                add("error", (field_name, lang), "the text starts like a spreadsheet formula", "Remove the leading = + or @.")
 
 
 def validate_library(root: Path, *, today: dt.date | None = None) -> list[Problem]:

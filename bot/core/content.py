@@ -12,20 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, TypeVar
 
 import yaml
 
+from bot.core.languages import ANSWER_LANGS, lang_map
 from bot.core.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
-AnswerLang = Literal["fr", "ar", "en"]
-ANSWER_LANGS: tuple[AnswerLang, ...] = ("fr", "ar", "en")
-QUESTION_LANGS: tuple[str, ...] = ("fr", "ar", "ary_arab", "ary_latn", "en")
 PAGE_BREAK = "\f"  # separates pages inside a reply text; the renderer adds a "more" button
 MAX_PAGE_CHARS = 700
 
@@ -147,8 +146,8 @@ class Office:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Office:
         return cls(city=str(raw.get("city") or ""), phone=_str_or_none(raw.get("phone")),
-                   whatsapp=_str_or_none(raw.get("whatsapp")), address=_lang_map(raw.get("address")),
-                   hours=_lang_map(raw.get("hours")))
+                   whatsapp=_str_or_none(raw.get("whatsapp")), address=lang_map(raw.get("address")),
+                   hours=lang_map(raw.get("hours")))
 
 
 @dataclass(frozen=True)
@@ -185,9 +184,9 @@ class Contact:
             source=_source_or_none(raw.get("source")),
             checked=_date_or_none(raw.get("checked")),
             check=bool(raw.get("check", False)),
-            what=_lang_map(raw.get("what")),
-            reach=_lang_map(raw.get("reach")),
-            coverage=_lang_map(raw.get("coverage")),
+            what=lang_map(raw.get("what")),
+            reach=lang_map(raw.get("reach")),
+            coverage=lang_map(raw.get("coverage")),
             email=_str_or_none(raw.get("email")),
             offices=tuple(Office.from_dict(o) for o in raw.get("offices") or () if isinstance(o, Mapping)),
             free_call=bool(raw.get("free_call", False)),
@@ -218,15 +217,15 @@ class Topic:
         return cls(
             id=str(raw.get("id") or (path.stem if path else "")),
             family=str(raw.get("family") or "support"),
-            title=_lang_map(raw.get("title")),
-            answer=_lang_map(raw.get("answer")),
+            title=lang_map(raw.get("title")),
+            answer=lang_map(raw.get("answer")),
             questions={
                 str(lang): tuple(str(q) for q in items or () if q is not None)
                 for lang, items in questions.items()
             },
             sources=tuple(Source.parse(s) for s in raw.get("sources") or ()),
             contacts=tuple(str(c) for c in raw.get("contacts") or ()),
-            caution=_lang_map(raw.get("caution")),
+            caution=lang_map(raw.get("caution")),
             last_checked=_date_or_none(raw.get("last_checked")),
             path=path,
         )
@@ -266,12 +265,6 @@ def _date_or_none(value: Any) -> dt.date | None:
         return None
 
 
-def _lang_map(value: Any) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): str(v).strip() for k, v in value.items() if v not in (None, "")}
-
-
 def split_pages(text: str) -> list[str]:
     """Split an answer written with `---` lines into pages."""
     pages: list[list[str]] = [[]]
@@ -283,18 +276,18 @@ def split_pages(text: str) -> list[str]:
     return [p for p in ("\n".join(lines).strip() for lines in pages) if p]
 
 
-class _Cache:
+class _Cache(Generic[T]):
     """Re-reads a set of files when any of them changes (mtime and size)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._stamp: tuple[Any, ...] | None = None
-        self._value: Any = None
+        self._value: T | None = None
 
-    def get(self, paths: list[Path], build: Any) -> Any:
+    def get(self, paths: list[Path], build: Callable[[], T]) -> T:
         stamp = tuple((str(p), *_stat(p)) for p in paths)
         with self._lock:
-            if stamp != self._stamp:
+            if stamp != self._stamp or self._value is None:
                 self._value = build()
                 self._stamp = stamp
             return self._value
@@ -315,11 +308,11 @@ class Library:
         self.root = root
         self.faq_dir = root / "faq"
         self.content_dir = root / "content"
-        self._topics = _Cache()
-        self._contacts = _Cache()
-        self._messages = _Cache()
-        self._menu = _Cache()
-        self._typed = _Cache()
+        self._topics: _Cache[dict[str, Topic]] = _Cache()
+        self._contacts: _Cache[dict[str, Contact]] = _Cache()
+        self._messages: _Cache[dict[str, dict[str, str]]] = _Cache()
+        self._menu: _Cache[dict[str, Any]] = _Cache()
+        self._typed: _Cache[dict[str, frozenset[str]]] = _Cache()
 
     # -- raw data -------------------------------------------------------------------------
     def topic_paths(self) -> list[Path]:
@@ -340,7 +333,7 @@ class Library:
 
     def messages(self) -> dict[str, dict[str, str]]:
         path = self.content_dir / "messages.yml"
-        return self._messages.get([path], lambda: {k: _lang_map(v) for k, v in (load_yaml(path) or {}).items()})
+        return self._messages.get([path], lambda: {k: lang_map(v) for k, v in (load_yaml(path) or {}).items()})
 
     def typed_answers(self) -> dict[str, frozenset[str]]:
         """content/typed_answers.yml folded: meaning (yes, no, more) -> the whole messages that mean it."""
@@ -359,7 +352,7 @@ class Library:
 
     def menu(self) -> dict[str, Any]:
         path = self.content_dir / "menu.yml"
-        return self._menu.get([path], lambda: load_yaml(path) or {})
+        return self._menu.get([path], lambda: dict(load_yaml(path) or {}))
 
     # -- texts ----------------------------------------------------------------------------
     def text(self, key: str, lang: str, darija: bool = False, **values: Any) -> str:

@@ -51,7 +51,7 @@ def _ids(name: str, raw: str) -> frozenset[int]:
 
 
 def _int(name: str, raw: str | None, default: int) -> int:
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
     try:
         return int(raw)
@@ -60,7 +60,7 @@ def _int(name: str, raw: str | None, default: int) -> int:
 
 
 def _float(name: str, raw: str | None, default: float) -> float:
-    if raw in (None, ""):
+    if raw is None or raw == "":
         return default
     try:
         return float(raw)
@@ -189,7 +189,7 @@ class Settings:
 def ensure_secret(settings: Settings, name: str = "secret_key") -> str:
     """Return a stable secret: from the environment, else from `var/secret`, created once."""
     value = getattr(settings, name)
-    if value:
+    if isinstance(value, str) and value:
         return value
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     path = settings.var_dir / name.replace("_", "-")

@@ -82,7 +82,7 @@ async def build_core(
     )
     runner.every(3600.0, privacy.apply_retention)
 
-    async def notify(user: User, bodies: list[dict]) -> None:
+    async def notify(user: User, bodies: list[dict[str, Any]]) -> None:
         if user.chat_id is not None:
             await store.outbox_add(user.id, user.chat_id, bodies)
             runner.kick_outbox(user.id)
@@ -138,10 +138,11 @@ def run_telegram(settings: Settings) -> None:
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     from telegram import Update
-    from telegram.ext import Application, ApplicationBuilder
+    from telegram.ext import ApplicationBuilder
 
     from bot.gateway.ratelimit import telegram_rate_limiter
     from bot.gateway.telegram_app import (
+        AnyApplication,
         Handlers,
         TelegramHotline,
         TelegramTransport,
@@ -155,7 +156,7 @@ def run_telegram(settings: Settings) -> None:
     secret = ensure_secret(settings)
     state: dict[str, Any] = {}
 
-    async def post_init(application: Application) -> None:
+    async def post_init(application: AnyApplication) -> None:
         hotline = TelegramHotline(application.bot, settings.hotline_chat_id) if settings.hotline_chat_id else None
         core = await build_core(settings, TelegramTransport(application.bot), hotline=hotline)
         state["core"] = core
@@ -172,7 +173,7 @@ def run_telegram(settings: Settings) -> None:
         await core.runner.start()
         log.info("gateway ready (%s)", "webhook" if settings.webhook_url else "polling")
 
-    async def post_shutdown(application: Application) -> None:
+    async def post_shutdown(application: AnyApplication) -> None:
         health = state.pop("health", None)
         if health is not None:
             await health.stop()

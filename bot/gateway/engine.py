@@ -24,6 +24,7 @@ from typing import Any
 
 from bot.core import danger
 from bot.core.content import PAGE_BREAK, Library
+from bot.core.languages import ANSWER_LANGS
 from bot.core.phrases import fold
 from bot.core.settings import Settings, ensure_secret
 from bot.core.textnorm import clean
@@ -35,13 +36,12 @@ from bot.gateway.privacy import Privacy, forget_note
 from bot.gateway.rasa_client import RasaClient, RasaError
 from bot.language.detector import detect
 from bot.language.policy import Decision, UserLanguage, decide, word_count
-from bot.storage.store import InboxItem, Store, User
+from bot.storage.store import Handoff, InboxItem, Store, User
 
 log = logging.getLogger(__name__)
 
 MAX_NLU_CHARS = 1200       # longer messages are cut for the model (the danger check sees all)
 MAX_MESSAGE_CHARS = 3900   # Telegram allows 4096; keep room for the bidi marks
-ANSWER_LANGS = ("fr", "ar", "en")
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z0-9_/]+)(?P<entities>\{.*\})?$", re.S)
 
 Body = dict[str, Any]
@@ -158,9 +158,9 @@ class Engine:
             lang, darija = decision.reply, decision.darija
             if decision.followed_from is not None:
                 # A full sentence in another language: answer in it, then say how to go back.
-                bodies = await self._text(user, raw, skip_language=True)
+                answer = await self._text(user, raw, skip_language=True)
                 previous = self.library.text(f"language_name_{decision.followed_from}", decision.followed_from)
-                return [*bodies, self._say(user, "language_followed", lang=lang, previous=previous)]
+                return [*answer, self._say(user, "language_followed", lang=lang, previous=previous)]
         kinds = danger.kinds(text)
         if not kinds and danger.is_distress(text):
             return await self._distress(user, lang, darija and lang == "ar")
@@ -297,7 +297,7 @@ class Engine:
         return [self._say(user, "button_expired"), *await self.send_payload(user, "/help")]
 
     # -- hotline handoff ------------------------------------------------------------------
-    async def _during_handoff(self, item: InboxItem, user: User, handoff) -> list[Body] | None:  # noqa: ANN001
+    async def _during_handoff(self, item: InboxItem, user: User, handoff: Handoff) -> list[Body] | None:
         """What a user's input does while a person has the conversation; None: the usual."""
         if item.kind in ("text", "media"):
             return await self.handoff.from_user(user, handoff, item.data.get("message_id"))

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.core.content import Library, load_yaml
+from bot.core.languages import answer_lang
 from bot.core.settings import Settings
 from bot.gateway.rasa_client import RasaClient, RasaError
 from bot.storage.store import Handoff, Store, User, utcnow
@@ -133,8 +134,7 @@ class HandoffService:
 
     @property
     def staff_lang(self) -> str:
-        lang = str(self._config().get("staff_language") or "fr")
-        return lang if lang in ("fr", "ar", "en") else "fr"
+        return answer_lang(self._config().get("staff_language"))
 
     def idle_minutes(self) -> int:
         return int(self._config().get("idle_close_minutes") or 120)

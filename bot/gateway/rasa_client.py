@@ -77,11 +77,11 @@ class RasaClient:
     async def parse(self, text: str) -> dict[str, Any]:
         """NLU only: intent, entities, response selector."""
         response = await self._request("POST", "/model/parse", params=self._params(), json={"text": text})
-        return response.json()
+        return _object(response)
 
     async def status(self, timeout: float = 5.0) -> dict[str, Any]:
         response = await self._request("GET", "/status", params=self._params(), timeout=timeout)
-        return response.json()
+        return _object(response)
 
     async def running_status(self, timeout: float = 60.0) -> dict[str, Any] | None:
         """The server's status, waiting up to `timeout` for a busy server; None only when no
@@ -105,7 +105,7 @@ class RasaClient:
     async def tracker(self, sender: str) -> dict[str, Any]:
         path = f"/conversations/{quote(sender, safe='')}/tracker"
         response = await self._request("GET", path, params={**self._params(), "include_events": "ALL"})
-        return response.json()
+        return _object(response)
 
     async def append_events(self, sender: str, events: Sequence[Mapping[str, Any]]) -> None:
         path = f"/conversations/{quote(sender, safe='')}/tracker/events"
@@ -114,3 +114,11 @@ class RasaClient:
     async def replace_model(self, model_path: str) -> None:
         """Load another model into the running server (`PUT /model`)."""
         await self._request("PUT", "/model", params=self._params(), json={"model_file": model_path}, timeout=300.0)
+
+
+def _object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object Rasa answered; anything else is an error, not a crash further on."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise RasaError(f"{response.request.url.path}: Rasa answered {type(data).__name__}, not an object")
+    return data

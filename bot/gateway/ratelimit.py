@@ -187,7 +187,8 @@ def _limit(limit: Limit | None) -> Limit | None:
 def _redis_error() -> type[BaseException]:
     from redis.exceptions import RedisError
 
-    return RedisError
+    error: type[BaseException] = RedisError
+    return error
 
 
 def bot_id(token: str | None) -> str:

@@ -92,7 +92,7 @@ def default_owner() -> str:
 
 
 def backoff(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:
-    return min(cap, base * (2 ** max(0, attempt)))
+    return min(cap, base * 2.0 ** max(0, attempt))
 
 
 class _Lanes:

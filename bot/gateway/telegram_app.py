@@ -27,6 +27,7 @@ from bot.gateway.handoff import STAFF_ACTIONS, HandoffService, HotlineRefused, T
 from bot.gateway.runner import Runner, SendFailed, SendRetry
 
 log = logging.getLogger(__name__)
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]  # the gateway builds it with defaults
 
 _MEDIA_TYPES = (
     "voice", "audio", "video", "video_note", "photo", "sticker", "animation",
@@ -55,7 +56,7 @@ class TelegramTransport:
                     message_id=body["copy"]["message_id"],
                     message_thread_id=body.get("thread_id"),
                 )
-                return copied.message_id
+                return int(copied.message_id)
             message = await self.bot.send_message(
                 chat_id=chat_id,
                 text=str(body.get("text") or "…"),
@@ -72,7 +73,7 @@ class TelegramTransport:
             raise SendFailed(f"bad request: {exc.message}") from exc
         except (TimedOut, NetworkError) as exc:  # NetworkError also covers 5xx
             raise SendRetry(0, type(exc).__name__) from exc
-        return message.message_id
+        return int(message.message_id)
 
     async def delete_messages(self, chat_id: int, message_ids: list[int]) -> None:
         """Delete the bot's messages in a chat ("forget me"); Telegram skips those it cannot find."""
@@ -188,7 +189,7 @@ class Handlers:
         text = message.text
         if update.edited_message is not None and text is None and not message.caption:
             return  # a live location moving, a replaced photo: nothing new to answer
-        base = {"message_id": message.message_id}
+        base: dict[str, object] = {"message_id": message.message_id}
         if text is not None:
             command = _command(message, bot_name)
             if command == "":
@@ -321,6 +322,6 @@ async def _answer_query(query: Any, alert: str | None = None) -> None:
         log.debug("answerCallbackQuery failed: %s", exc)
 
 
-def add_handlers(application: Application, handlers: Handlers) -> None:
+def add_handlers(application: AnyApplication, handlers: Handlers) -> None:
     application.add_handler(TypeHandler(Update, handlers.on_update, block=False))
 

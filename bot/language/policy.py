@@ -27,15 +27,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Literal
 
+from bot.core.languages import ANSWER_LANGS, DEFAULT_LANG, AnswerLang, is_answer_lang
 from bot.language.detector import Detection
 
 __all__ = ["FOLLOW_MIN_WORDS", "REPLY_LANGS", "Decision", "ReplyLang", "UserLanguage", "decide", "telegram_prior", "word_count"]
 
-ReplyLang = Literal["fr", "ar", "en"]
-REPLY_LANGS: tuple[ReplyLang, ...] = ("fr", "ar", "en")
-DEFAULT_REPLY: ReplyLang = "fr"
+# The reply languages are the answer languages (bot/core/languages.py), under the policy's names.
+ReplyLang = AnswerLang
+REPLY_LANGS = ANSWER_LANGS
+DEFAULT_REPLY: ReplyLang = DEFAULT_LANG
 # A message of this many words or more, confidently in another answer language, overrides an
 # explicit choice ("ok", "merci beaucoup", "thank you so much", "je cherche un medecin" do not).
 FOLLOW_MIN_WORDS = 5
@@ -76,7 +77,7 @@ def telegram_prior(code: str | None) -> ReplyLang | None:
     if not code:
         return None
     base = code.strip().lower().replace("_", "-").split("-", 1)[0]
-    return base if base in REPLY_LANGS else None  # type: ignore[return-value]
+    return base if is_answer_lang(base) else None
 
 
 def _reply_confidence(detection: Detection) -> float:

@@ -160,7 +160,8 @@ def cmd_lang_eval(args: argparse.Namespace) -> int:
     argv = [args.folder]
     if args.split:
         argv += ["--split", args.split]
-    return lang_eval.main(argv) or 0
+    lang_eval.main(argv)
+    return 0
 
 
 def cmd_nlu_eval(args: argparse.Namespace) -> int:
@@ -233,7 +234,7 @@ def _sheet(args: argparse.Namespace, kind: str) -> int:
     from pathlib import Path
 
     from bot.authoring.events import export_events, import_events
-    from bot.authoring.sheets import export_faq, import_faq
+    from bot.authoring.faq import export_faq, import_faq
 
     if not args.file:
         print(f"usage: dalil {kind} {args.action} FILE.xlsx|FILE.csv", file=sys.stderr)

@@ -129,7 +129,8 @@ class Registry:
 
     def read(self) -> dict[str, Any]:
         if self.path.exists():
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
         return {}
 
     def write(self, current: Path, previous: Path | None) -> None:

@@ -20,10 +20,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import yaml
 
 from bot.core.settings import Settings
+from bot.ops.stack import http_ok, kill_group, tail
 from bot.ops.training import rasa_env, rasa_executable
 from bot.storage.db import rasa_tracker_store
 
@@ -80,22 +80,6 @@ def write_credentials(settings: Settings) -> Path:
     path.write_text(yaml.safe_dump(base, sort_keys=False), encoding="utf-8")
     path.chmod(0o600)
     return path
-
-
-async def http_ok(url: str, *, params: dict[str, str] | None = None, expect_model: bool = False) -> bool:
-    try:
-        async with httpx.AsyncClient(timeout=3.0) as client:
-            response = await client.get(url, params=params)
-    except httpx.HTTPError:
-        return False
-    if response.status_code != 200:
-        return False
-    if expect_model:
-        try:
-            return bool(response.json().get("model_file"))
-        except ValueError:
-            return False
-    return True
 
 
 def rasa_part(settings: Settings, model: Path) -> Part:
@@ -190,7 +174,7 @@ class Supervisor:
             await self._spawn(part)
         for part in self.parts:
             if not await self._wait_ready(part):
-                raise RuntimeError(f"{part.name} did not start; see {part.log_path}\n{_tail(part.log_path)}")
+                raise RuntimeError(f"{part.name} did not start; see {part.log_path}\n{tail(part.log_path)}")
             self.echo(f"✓ {part.name} ready ({time.monotonic() - part.started_at:.1f} s)")
             self._watchers.append(asyncio.create_task(self._watch(part), name=f"watch:{part.name}"))
 
@@ -202,7 +186,7 @@ class Supervisor:
                 return
             part.restarts += 1
             delay = min(30.0, 2.0 ** min(part.restarts, 5))
-            log.error("%s exited with code %s; restarting in %.0f s. Last lines:\n%s", part.name, code, delay, _tail(part.log_path))
+            log.error("%s exited with code %s; restarting in %.0f s. Last lines:\n%s", part.name, code, delay, tail(part.log_path))
             self.echo(f"✗ {part.name} exited ({code}); restarting in {delay:.0f} s")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)
@@ -220,13 +204,11 @@ class Supervisor:
             proc = part.process
             if proc is None or proc.returncode is not None:
                 continue
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
+            kill_group(proc.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), timeout=grace)
             except asyncio.TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                kill_group(proc.pid, signal.SIGKILL)
                 await proc.wait()
         for part in self.parts:
             if part._log_file is not None:
@@ -237,13 +219,6 @@ class Supervisor:
 
     def request_stop(self) -> None:
         self._stopping.set()
-
-
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 async def run(settings: Settings, model: Path) -> int:

@@ -19,7 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.core.content import ANSWER_LANGS, Library, dump_yaml
+from bot.core.content import Library, dump_yaml
+from bot.core.languages import ANSWER_LANGS
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ def _url(database_url: str) -> URL:
 
 
 def is_sqlite(database_url: str) -> bool:
-    return _url(database_url).get_backend_name() == "sqlite"
+    return bool(_url(database_url).get_backend_name() == "sqlite")
 
 
 def sync_url(database_url: str) -> str:
@@ -42,8 +42,8 @@ def sync_url(database_url: str) -> str:
     if url.get_backend_name() == "sqlite":
         return str(url.set(drivername="sqlite"))
     if url.get_backend_name() == "postgresql":
-        return url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
-    return url.render_as_string(hide_password=False)
+        return str(url.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False))
+    return str(url.render_as_string(hide_password=False))
 
 
 def async_url(database_url: str) -> str:
@@ -51,8 +51,8 @@ def async_url(database_url: str) -> str:
     if url.get_backend_name() == "sqlite":
         return str(url.set(drivername="sqlite+aiosqlite"))
     if url.get_backend_name() == "postgresql":
-        return url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-    return url.render_as_string(hide_password=False)
+        return str(url.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False))
+    return str(url.render_as_string(hide_password=False))
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -126,7 +126,8 @@ def _run_statement(conn: Any, operation: str, parameters: Any) -> tuple[Any, int
         cursor.close()
 
 
-class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+# SQLAlchemy 1.4 ships no types: its adapter classes are Any to mypy (misc: subclassing Any).
+class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):  # type: ignore[misc]
     """SQLAlchemy's aiosqlite cursor, with `execute` done in one crossing."""
 
     __slots__ = ()
@@ -134,14 +135,14 @@ class _OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     def execute(self, operation: str, parameters: Any = None) -> None:
         try:
             driver = self._connection
-            self.description, self.lastrowid, self.rowcount, self._rows = self.await_(
+            self.description, self.lastrowid, self.rowcount, self._rows = self.await_(  # type: ignore[misc]
                 driver._execute(_run_statement, driver._conn, operation, parameters)
             )
         except Exception as error:
             self._adapt_connection._handle_exception(error)
 
 
-class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
+class _OneHopConnection(AsyncAdapt_aiosqlite_connection):  # type: ignore[misc]
     __slots__ = ()
 
     def cursor(self, server_side: bool = False) -> Any:
@@ -158,7 +159,7 @@ class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
             super().rollback()
 
 
-class _OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+class _OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):  # type: ignore[misc]
     """The DBAPI "module" of SQLAlchemy's aiosqlite dialect, handing out one-hop connections."""
 
     def connect(self, *args: Any, **kwargs: Any) -> Any:

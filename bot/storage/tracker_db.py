@@ -43,7 +43,7 @@ class TrackerDB:
 
     async def _has_table(self) -> bool:
         async with self.engine.connect() as conn:
-            return await conn.run_sync(lambda sync: sa.inspect(sync).has_table("events"))
+            return bool(await conn.run_sync(lambda sync: sa.inspect(sync).has_table("events")))
 
     async def delete_sender(self, sender_id: str) -> int:
         """Delete every event of one conversation; returns how many."""

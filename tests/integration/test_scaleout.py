@@ -71,7 +71,7 @@ def two_rasas(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     part.log_path.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(part.argv, cwd=ROOT, env=part.env, stdout=part.log_path.open("ab"),
                             stderr=subprocess.STDOUT, start_new_session=True)
-    wait_http(f"{second.rasa_url}/status", params={"token": second.rasa_token}, proc=proc, log=part.log_path, check_model=True)
+    wait_http(f"{second.rasa_url}/status", params={"token": second.rasa_token}, proc=proc, log=part.log_path, expect_model=True)
     yield first, second
     stop_process(proc)
     for process in first.processes.values():

@@ -19,7 +19,8 @@ import openpyxl
 import pytest
 
 from bot.authoring.events import export_events, import_events
-from bot.authoring.sheets import ImportReport, export_faq, import_faq
+from bot.authoring.faq import export_faq, import_faq
+from bot.authoring.report import ImportReport
 from bot.core.content import Library
 from tests.conftest import ROOT
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
@@ -11,9 +13,9 @@ config = context.config
 target_metadata = metadata
 
 
-def _include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
+def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     # Rasa's tracker store may share the database (table `events`): never touch it.
-    return not (type_ == "table" and not name.startswith("dalil_"))
+    return not (type_ == "table" and not (name or "").startswith("dalil_"))
 
 
 def run_migrations_offline() -> None:
@@ -42,7 +44,7 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection: Any) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
