@@ -72,7 +72,10 @@ class ActionShowMenu(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Acti
             return []
         topics = lib.topics()
         buttons = [
-            {"title": topics[t].title.get(lang) or topics[t].title.get("fr") or t, "payload": payload("faq", faq_topic=t)}
+            {
+                "title": topics[t].title.get(lang) or topics[t].title.get("fr") or t,
+                "payload": payload("faq", faq_topic=t),
+            }
             for t in family.get("topics") or []
             if t in topics
         ]
@@ -164,7 +167,7 @@ def underlying_faq_topic(tracker: Tracker) -> str | None:
 
 
 class ActionFallback(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action is Any
-    """"I did not understand" with the menu; after two misses in a row, the offer of a person."""
+    """ "I did not understand" with the menu; after two misses in a row, the offer of a person."""
 
     def name(self) -> str:
         return "action_fallback"
@@ -176,7 +179,10 @@ class ActionFallback(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Acti
             dispatcher.utter_message(
                 text=lib.text("fallback_offer_person", lang, darija),
                 buttons=[
-                    {"title": lib.text("button_yes_person", lang, darija), "payload": payload("request_human", reason="fallback")},
+                    {
+                        "title": lib.text("button_yes_person", lang, darija),
+                        "payload": payload("request_human", reason="fallback"),
+                    },
                     {"title": lib.text("button_menu", lang, darija), "payload": payload("help")},
                 ],
             )

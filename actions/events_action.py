@@ -61,7 +61,11 @@ class ActionEvents(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action
         vocab = vocabulary()
         now = service.clock()
         previous = previous_query(
-            tracker.get_slot("events_city"), tracker.get_slot("events_topic"), tracker.get_slot("events_date"), now, vocab
+            tracker.get_slot("events_city"),
+            tracker.get_slot("events_topic"),
+            tracker.get_slot("events_date"),
+            now,
+            vocab,
         )
         said = understand((tracker.latest_message or {}).get("text") or "", now, vocab)
         said = with_entities(

@@ -129,8 +129,10 @@ class Load:
 
     def row(self) -> str:
         ms = [x * 1000 for x in self.latencies]
-        return (f"| {self.label} | {self.users} | {len(ms)} | {percentile(ms, 50):.0f} | {percentile(ms, 95):.0f} | "
-                f"{percentile(ms, 99):.0f} | {self.throughput:.1f} |")
+        return (
+            f"| {self.label} | {self.users} | {len(ms)} | {percentile(ms, 50):.0f} | {percentile(ms, 95):.0f} | "
+            f"{percentile(ms, 99):.0f} | {self.throughput:.1f} |"
+        )
 
 
 class Stack:
@@ -144,7 +146,7 @@ class Stack:
             "RASA_TOKEN": secrets.token_urlsafe(16),
             "ACTION_TOKEN": secrets.token_urlsafe(16),
             "DALIL_SECRET_KEY": "bench",
-            "FLOOD_BURST": "100000",    # synthetic users write back to back
+            "FLOOD_BURST": "100000",  # synthetic users write back to back
             "TELEGRAM_MAX_RATE": "100000",
             "LOG_LEVEL": "WARNING",
         }
@@ -157,15 +159,27 @@ class Stack:
             raise SystemExit("no trained model: run `dalil train` first")
         started = time.monotonic()
         for part in (actions_part(self.settings), rasa_part(self.settings, model)):
-            self.procs[part.name] = popen(part.argv, env={**part.env, **self.env}, log_path=part.log_path, cwd=self.root)
-        wait_http(f"{self.settings.rasa_url}/status", params={"token": self.settings.rasa_token}, timeout=240,
-                  proc=self.procs["rasa"], log=self.var / "log" / "rasa.log", expect_model=True)
+            self.procs[part.name] = popen(
+                part.argv, env={**part.env, **self.env}, log_path=part.log_path, cwd=self.root
+            )
+        wait_http(
+            f"{self.settings.rasa_url}/status",
+            params={"token": self.settings.rasa_token},
+            timeout=240,
+            proc=self.procs["rasa"],
+            log=self.var / "log" / "rasa.log",
+            expect_model=True,
+        )
         return time.monotonic() - started
 
     def start_gateway(self, api: FakeTelegram) -> None:
         env = dict(self.env, TELEGRAM_BOT_TOKEN=api.token, TELEGRAM_API_URL=api.base_url)
-        self.procs["gateway"] = popen([str(Path(sys.executable).with_name("dalil")), "gateway"], env=env,
-                                      log_path=self.var / "log" / "gateway.log", cwd=self.root)
+        self.procs["gateway"] = popen(
+            [str(Path(sys.executable).with_name("dalil")), "gateway"],
+            env=env,
+            log_path=self.var / "log" / "gateway.log",
+            cwd=self.root,
+        )
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far of each part, and of this process (load generator + fake Bot API)."""
@@ -215,7 +229,9 @@ async def _run_load(load: Load, stack: Stack, memory: dict[str, float], user: An
     sampler.cancel()
     load.seconds = time.monotonic() - started
     after = stack.cpu()
-    load.cpu = {name: after[name] - before.get(name, 0.0) for name in after if after[name] - before.get(name, 0.0) > 0.01}
+    load.cpu = {
+        name: after[name] - before.get(name, 0.0) for name in after if after[name] - before.get(name, 0.0) > 0.01
+    }
 
 
 async def _sample(stack: Stack, memory: dict[str, float]) -> None:
@@ -236,8 +252,15 @@ async def calibrate(api: FakeTelegram) -> dict[str, int]:
     return expected
 
 
-async def through_gateway(api: FakeTelegram, users: int, seconds: float, expected: dict[str, int],
-                          stack: Stack, memory: dict[str, float], base: int) -> Load:
+async def through_gateway(
+    api: FakeTelegram,
+    users: int,
+    seconds: float,
+    expected: dict[str, int],
+    stack: Stack,
+    memory: dict[str, float],
+    base: int,
+) -> Load:
     """Closed-loop users writing on (fake) Telegram; latency = update available -> first reply sent."""
     load = Load("gateway + Rasa", users)
     deadline = time.monotonic() + seconds
@@ -292,8 +315,15 @@ def first_answer_seconds(root: Path) -> float | None:
     env.pop("RASA_TOKEN", None)
     env.pop("ACTION_TOKEN", None)
     started = time.monotonic()
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("dalil")), "run"], cwd=root, env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("dalil")), "run"],
+        cwd=root,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write("bonjour\n")
     proc.stdin.close()
@@ -333,7 +363,9 @@ async def measure(root: Path, *, seconds: float, levels: tuple[int, ...]) -> str
             print(f"{users} user(s): bare Rasa, then through the gateway…", file=sys.stderr, flush=True)
             await bare_rasa(stack, users, 2.0, {})  # warm-up
             bare.append(await bare_rasa(stack, users, seconds, memory))
-            via.append(await through_gateway(api, users, seconds, expected, stack, memory, base=10_000_000 * (index + 1)))
+            via.append(
+                await through_gateway(api, users, seconds, expected, stack, memory, base=10_000_000 * (index + 1))
+            )
     finally:
         stack.stop()
         await api.stop()
@@ -346,9 +378,19 @@ async def measure(root: Path, *, seconds: float, levels: tuple[int, ...]) -> str
     return report(bare, via, parse, detect_rate, train, model_name, size, first, rasa_start, memory, seconds)
 
 
-def report(bare: list[Load], via: list[Load], parse: list[float], detect_rate: float, train: float | None,
-           model_name: str, model_mb: float, first: float | None, rasa_start: float, memory: dict[str, float],
-           seconds: float) -> str:
+def report(
+    bare: list[Load],
+    via: list[Load],
+    parse: list[float],
+    detect_rate: float,
+    train: float | None,
+    model_name: str,
+    model_mb: float,
+    first: float | None,
+    rasa_start: float,
+    memory: dict[str, float],
+    seconds: float,
+) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -373,20 +415,34 @@ def report(bare: list[Load], via: list[Load], parse: list[float], detect_rate: f
     ratio = saturation_gw / saturation_bare if saturation_bare else 0
     lines.append(f"| sustained throughput through the gateway (best level) | {saturation_gw:.1f} replies/s | ≥ 30 |")
     if ten:
-        lines.append(f"| p95 at 10 users through the gateway | {percentile([x * 1000 for x in ten.latencies], 95):.0f} ms | ≤ 300 ms |")
+        lines.append(
+            f"| p95 at 10 users through the gateway | {percentile([x * 1000 for x in ten.latencies], 95):.0f} ms | ≤ 300 ms |"
+        )
     lines.append(f"| gateway / bare Rasa throughput | {ratio:.2f} | ≥ 0.90 |")
     bare_ten = next((b for b in bare if b.users == 10), None)
     if bare_ten and ten:
         lines.append(f"| CPU ms per reply at 10 users, bare Rasa | {bare_ten.cpu_per_reply()} | |")
         lines.append(f"| CPU ms per reply at 10 users, through the gateway | {ten.cpu_per_reply()} | |")
     if one_bare and one_gw:
-        added = percentile([x * 1000 for x in one_gw.latencies], 50) - percentile([x * 1000 for x in one_bare.latencies], 50)
+        added = percentile([x * 1000 for x in one_gw.latencies], 50) - percentile(
+            [x * 1000 for x in one_bare.latencies], 50
+        )
         lines.append(f"| latency the gateway adds at p50 (1 user) | {added:.1f} ms | ≤ 5 ms |")
-    lines.append(f"| NLU parse alone (`/model/parse`), p50 / p95 | {percentile([x * 1000 for x in parse], 50):.0f} / {percentile([x * 1000 for x in parse], 95):.0f} ms | |")
+    lines.append(
+        f"| NLU parse alone (`/model/parse`), p50 / p95 | {percentile([x * 1000 for x in parse], 50):.0f} / {percentile([x * 1000 for x in parse], 95):.0f} ms | |"
+    )
     lines.append(f"| language detection | {detect_rate:,.0f} messages/s (one core) | ≥ 5,000 |")
-    lines.append(f"| training (`dalil train`, last model) | {train:.0f} s | ≤ 180 s |" if train else "| training | not recorded | ≤ 180 s |")
+    lines.append(
+        f"| training (`dalil train`, last model) | {train:.0f} s | ≤ 180 s |"
+        if train
+        else "| training | not recorded | ≤ 180 s |"
+    )
     lines.append(f"| Rasa + actions ready (model loaded) | {rasa_start:.1f} s | |")
-    lines.append(f"| `dalil run` to first answer (model exists) | {first:.1f} s | ≤ 60 s |" if first else "| `dalil run` to first answer | failed | ≤ 60 s |")
+    lines.append(
+        f"| `dalil run` to first answer (model exists) | {first:.1f} s | ≤ 60 s |"
+        if first
+        else "| `dalil run` to first answer | failed | ≤ 60 s |"
+    )
     total = sum(memory.values())
     detail = ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(memory.items()))
     lines.append(f"| resident memory (peak under load) | {total:.0f} MB ({detail}) | ≤ 2,500 MB |")
@@ -402,7 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dalil bench")
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each load level")
     parser.add_argument("--users", default="1,10,50", help="concurrency levels")
-    parser.add_argument("--out", default="", help="also write the table to this file (keeps its notes after the first '## ')")
+    parser.add_argument(
+        "--out", default="", help="also write the table to this file (keeps its notes after the first '## ')"
+    )
     parser.add_argument("--write-docs", action="store_true", help=f"write the table to {DOCS} (same as --out {DOCS})")
     args = parser.parse_args(argv)
     if args.write_docs:

@@ -140,8 +140,13 @@ class FakeTelegram:
     # -- methods --------------------------------------------------------------------------
     async def _m_getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
-            "id": BOT_ID, "is_bot": True, "first_name": "Dalil", "username": BOT_USERNAME,
-            "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False,
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Dalil",
+            "username": BOT_USERNAME,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
         }
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -288,9 +293,16 @@ class FakeTelegram:
             user["language_code"] = language_code
         return user
 
-    def message(self, user_id: int, text: str | None = None, *, language_code: str | None = "fr",
-                chat: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-                kind: str = "message") -> int:
+    def message(
+        self,
+        user_id: int,
+        text: str | None = None,
+        *,
+        language_code: str | None = "fr",
+        chat: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        kind: str = "message",
+    ) -> int:
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -307,45 +319,61 @@ class FakeTelegram:
         return self._push({kind: message})
 
     def press(self, user_id: int, callback_data: str, *, language_code: str | None = "fr") -> int:
-        return self._push({
-            "callback_query": {
-                "id": str(next(self._message_ids)),
-                "from": self.user(user_id, language_code),
-                "chat_instance": "ci",
-                "data": callback_data,
-                "message": {
-                    "message_id": next(self._message_ids),
-                    "date": int(time.time()),
-                    "chat": {"id": user_id, "type": "private"},
-                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "Dalil"},
-                    "text": "…",
-                },
+        return self._push(
+            {
+                "callback_query": {
+                    "id": str(next(self._message_ids)),
+                    "from": self.user(user_id, language_code),
+                    "chat_instance": "ci",
+                    "data": callback_data,
+                    "message": {
+                        "message_id": next(self._message_ids),
+                        "date": int(time.time()),
+                        "chat": {"id": user_id, "type": "private"},
+                        "from": {"id": BOT_ID, "is_bot": True, "first_name": "Dalil"},
+                        "text": "…",
+                    },
+                }
             }
-        })
+        )
 
-    def staff_message(self, group_id: int, staff_id: int, thread_id: int, text: str | None = None,
-                      *, extra: dict[str, Any] | None = None) -> int:
+    def staff_message(
+        self,
+        group_id: int,
+        staff_id: int,
+        thread_id: int,
+        text: str | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
+    ) -> int:
         """A staff member writes in a forum topic of the hotline group."""
         chat = {"id": group_id, "type": "supergroup", "title": "Hotline", "is_forum": True}
-        return self.message(staff_id, text, chat=chat, language_code="fr",
-                            extra={"message_thread_id": thread_id, "is_topic_message": True, **(extra or {})})
+        return self.message(
+            staff_id,
+            text,
+            chat=chat,
+            language_code="fr",
+            extra={"message_thread_id": thread_id, "is_topic_message": True, **(extra or {})},
+        )
 
     def staff_press(self, group_id: int, staff_id: int, callback_data: str) -> int:
-        return self._push({
-            "callback_query": {
-                "id": str(next(self._message_ids)),
-                "from": self.user(staff_id, "fr"),
-                "chat_instance": "hotline",
-                "data": callback_data,
-                "message": {
-                    "message_id": next(self._message_ids),
-                    "date": int(time.time()),
-                    "chat": {"id": group_id, "type": "supergroup", "title": "Hotline", "is_forum": True},
-                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "Dalil"},
-                    "text": "card",
-                },
+        return self._push(
+            {
+                "callback_query": {
+                    "id": str(next(self._message_ids)),
+                    "from": self.user(staff_id, "fr"),
+                    "chat_instance": "hotline",
+                    "data": callback_data,
+                    "message": {
+                        "message_id": next(self._message_ids),
+                        "date": int(time.time()),
+                        "chat": {"id": group_id, "type": "supergroup", "title": "Hotline", "is_forum": True},
+                        "from": {"id": BOT_ID, "is_bot": True, "first_name": "Dalil"},
+                        "text": "card",
+                    },
+                }
             }
-        })
+        )
 
     def in_thread(self, chat_id: int, thread_id: int) -> list[Sent]:
         return [s for s in self.sent if s.chat_id == chat_id and s.params.get("message_thread_id") == thread_id]
@@ -361,8 +389,13 @@ class FakeTelegram:
         await self.wait_until(chat_id, lambda sent: len(sent) >= count, timeout, f"{count} messages")
         return self.to(chat_id)
 
-    async def wait_until(self, chat_id: int, done: Callable[[list[Sent]], bool], timeout: float = 30.0,
-                         what: str = "the expected messages") -> list[Sent]:
+    async def wait_until(
+        self,
+        chat_id: int,
+        done: Callable[[list[Sent]], bool],
+        timeout: float = 30.0,
+        what: str = "the expected messages",
+    ) -> list[Sent]:
         """Wait until `done(messages sent to chat_id)` holds; return them all.
 
         For tests where other messages (acknowledgements, pages) may interleave with the ones

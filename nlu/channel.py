@@ -56,9 +56,7 @@ class DalilRestInput(InputChannel):  # type: ignore[misc]  # Rasa is untyped: th
             return response.json({"status": "ok"})
 
         async def receive(request: Request) -> HTTPResponse:
-            if self.token and not hmac.compare_digest(
-                request.headers.get("Authorization", ""), f"Bearer {self.token}"
-            ):
+            if self.token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {self.token}"):
                 return response.json({"error": "unauthorised"}, status=401)
             body = request.json if isinstance(request.json, dict) else {}
             sender = str(body.get("sender") or "")
@@ -68,9 +66,7 @@ class DalilRestInput(InputChannel):  # type: ignore[misc]  # Rasa is untyped: th
                 return response.json({"error": "sender is required"}, status=400)
             collector = WholeMessages()
             try:
-                await on_new_message(
-                    UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
-                )
+                await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata))
             except Exception as exc:  # never log the user's text
                 log.error("message handling failed: %s", type(exc).__name__)
                 return response.json({"error": "failed"}, status=500)

@@ -159,7 +159,7 @@ def prefill(texts: Sequence[str], threads: int = 2, folder: Path | None = None) 
         found = {}
     missing = [t for t in wanted if text_key(model, t) not in found]
     for start in range(0, len(missing), 64):
-        batch = missing[start:start + 64]
+        batch = missing[start : start + 64]
         vectors = embed(batch, threads_setting(threads))
         try:
             cache.put_many({text_key(model, t): v for t, v in zip(batch, vectors, strict=True)})
@@ -194,7 +194,7 @@ class EmbeddingCache:
         conn = self._connect()
         try:
             for start in range(0, len(wanted), 500):
-                chunk = wanted[start:start + 500]
+                chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for key, blob in conn.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", chunk):  # noqa: S608 - placeholders only
                     vector = np.frombuffer(blob, dtype=np.float32)
@@ -306,10 +306,12 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):  # type: ignore[misc]  # Ra
             found = {}
         missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=False) if k not in found))
         if missing:
-            log.info("e5: embedding %s of %s training texts (%s cached)", len(missing), len(texts), len(texts) - len(missing))
+            log.info(
+                "e5: embedding %s of %s training texts (%s cached)", len(missing), len(texts), len(texts) - len(missing)
+            )
         new: dict[str, Vectors] = {}
         for start in range(0, len(missing), self.batch_size):
-            batch = missing[start:start + self.batch_size]
+            batch = missing[start : start + self.batch_size]
             for text, vector in zip(batch, embed(batch, self.train_threads), strict=False):
                 new[text_key(model, text)] = vector
             if len(new) >= 1024:  # keep what is done if training is interrupted
@@ -327,7 +329,9 @@ class E5Featurizer(DenseFeaturizer, GraphComponent):  # type: ignore[misc]  # Ra
         try:
             self.cache.put_many(vectors)
         except (OSError, sqlite3.Error) as exc:
-            log.warning("e5: embedding cache %s not writable (%s): the next training embeds again", self.cache.path, exc)
+            log.warning(
+                "e5: embedding cache %s not writable (%s): the next training embeds again", self.cache.path, exc
+            )
 
     def _set_features(self, message: Message, vector: Vectors) -> None:
         tokens = message.get(TOKENS_NAMES[TEXT]) or []
@@ -374,10 +378,17 @@ class LinearIntentClassifier(GraphComponent):  # type: ignore[misc]  # Rasa is u
     def get_default_config() -> dict[str, Any]:
         return {"C": 10.0, "max_iter": 2000, "dense_weight": 2.0, "retrieval_intent": "faq", "ranking_length": 10}
 
-    def __init__(self, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-                 classes: list[str] | None = None, coef: Vectors | None = None,
-                 intercept: Vectors | None = None, blocks: list[str] | None = None,
-                 widths: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        classes: list[str] | None = None,
+        coef: Vectors | None = None,
+        intercept: Vectors | None = None,
+        blocks: list[str] | None = None,
+        widths: list[int] | None = None,
+    ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._storage = model_storage
         self._resource = resource
@@ -389,19 +400,37 @@ class LinearIntentClassifier(GraphComponent):  # type: ignore[misc]  # Rasa is u
         self.vocabulary: set[str] | None = None  # words of the training examples (KNOWN_WORDS)
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> LinearIntentClassifier:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LinearIntentClassifier:
         return cls(config, model_storage, resource)
 
     @classmethod
-    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> LinearIntentClassifier:
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> LinearIntentClassifier:
         try:
             with model_storage.read_from(resource) as folder:
                 data = np.load(folder / "linear.npz", allow_pickle=False)
-                loaded = cls(config, model_storage, resource, [str(c) for c in data["classes"]],
-                             data["coef"], data["intercept"], [str(b) for b in data["blocks"]],
-                             [int(w) for w in data["widths"]])
+                loaded = cls(
+                    config,
+                    model_storage,
+                    resource,
+                    [str(c) for c in data["classes"]],
+                    data["coef"],
+                    data["intercept"],
+                    [str(b) for b in data["blocks"]],
+                    [int(w) for w in data["widths"]],
+                )
                 if "vocabulary" in data.files:
                     loaded.vocabulary = {str(w) for w in data["vocabulary"]}
                 return loaded
@@ -465,9 +494,15 @@ class LinearIntentClassifier(GraphComponent):  # type: ignore[misc]  # Rasa is u
         self.coef, self.intercept = coef, intercept
         self.vocabulary = {w for m in examples for w in _words(m)}
         with self._storage.write_to(self._resource) as folder:
-            np.savez(folder / "linear.npz", classes=np.array(self.classes), coef=coef,
-                     intercept=intercept, blocks=np.array(self.blocks), widths=np.array(self.widths),
-                     vocabulary=np.array(sorted(self.vocabulary), dtype=str))
+            np.savez(
+                folder / "linear.npz",
+                classes=np.array(self.classes),
+                coef=coef,
+                intercept=intercept,
+                blocks=np.array(self.blocks),
+                widths=np.array(self.widths),
+                vocabulary=np.array(sorted(self.vocabulary), dtype=str),
+            )
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -513,10 +548,15 @@ class LinearIntentClassifier(GraphComponent):  # type: ignore[misc]  # Rasa is u
                 selector = {
                     "all_retrieval_intents": [prefix[:-1]],
                     prefix[:-1]: {
-                        "response": {"responses": [], PREDICTED_CONFIDENCE_KEY: p_top / total,
-                                     "intent_response_key": top, "utter_action": f"utter_{top}"},
-                        "ranking": [{PREDICTED_CONFIDENCE_KEY: p / total, "intent_response_key": k}
-                                    for k, p in topics[:10]],
+                        "response": {
+                            "responses": [],
+                            PREDICTED_CONFIDENCE_KEY: p_top / total,
+                            "intent_response_key": top,
+                            "utter_action": f"utter_{top}",
+                        },
+                        "ranking": [
+                            {PREDICTED_CONFIDENCE_KEY: p / total, "intent_response_key": k} for k, p in topics[:10]
+                        ],
                     },
                 }
                 message.set("response_selector", selector, add_to_output=True)

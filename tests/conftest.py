@@ -77,10 +77,19 @@ def start_stack(var_dir: Path, *, root: Path = ROOT, **extra: str) -> Stack:
     parts = [actions_part(settings), rasa_part(settings, model)]
     for part in parts:
         processes[part.name] = popen(part.argv, env={**part.env, **env}, log_path=part.log_path, cwd=root)
-    wait_http(f"http://127.0.0.1:{settings.action_port}/health", proc=processes["actions"], log=parts[0].log_path, timeout=60)
-    wait_http(f"{settings.rasa_url}/status", params={"token": settings.rasa_token}, proc=processes["rasa"],
-              log=parts[1].log_path, expect_model=True)
-    return Stack(settings=settings, env=env, var_dir=var_dir, model=model, processes=processes, action_proxy=action_proxy)
+    wait_http(
+        f"http://127.0.0.1:{settings.action_port}/health", proc=processes["actions"], log=parts[0].log_path, timeout=60
+    )
+    wait_http(
+        f"{settings.rasa_url}/status",
+        params={"token": settings.rasa_token},
+        proc=processes["rasa"],
+        log=parts[1].log_path,
+        expect_model=True,
+    )
+    return Stack(
+        settings=settings, env=env, var_dir=var_dir, model=model, processes=processes, action_proxy=action_proxy
+    )
 
 
 @pytest.fixture(scope="session")
@@ -115,8 +124,12 @@ class Gateway:
     def start(self) -> Gateway:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [str(BIN / "dalil"), "gateway"], cwd=ROOT, env=self.env,
-            stdout=self.log_path.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+            [str(BIN / "dalil"), "gateway"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 

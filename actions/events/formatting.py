@@ -128,8 +128,13 @@ class Formatter:
             return self.t("event_when_start", date=self.date(start, now), start=self.time(start))
         if end.date() == start.date():
             return self.t("event_when_times", date=self.date(start, now), start=self.time(start), end=self.time(end))
-        return self.t("event_when_span", start_date=self.date(start, now), start=self.time(start),
-                      end_date=self.date(end, now), end=self.time(end))
+        return self.t(
+            "event_when_span",
+            start_date=self.date(start, now),
+            start=self.time(start),
+            end_date=self.date(end, now),
+            end=self.time(end),
+        )
 
     # -- pieces -----------------------------------------------------------------------------------
     def join(self, items: Iterable[str]) -> str:
@@ -160,7 +165,9 @@ class Formatter:
             if last.date() <= start.date():
                 when = self.t("filter_day", date=self.date(start, now))
             else:
-                when = self.t("filter_days", start=self.date(start, now, short=True), end=self.date(last, now, short=True))
+                when = self.t(
+                    "filter_days", start=self.date(start, now, short=True), end=self.date(last, now, short=True)
+                )
         return {"city": city, "topic": topic, "period": when}
 
     def place(self, event: Event) -> str | None:
@@ -221,7 +228,7 @@ class Formatter:
         first = [self.t("heading", **self.filters(listing.query, listing.now)), *self.notes(listing, shown)]
         pages: list[list[str]] = []
         for start in range(0, len(shown), PER_PAGE):
-            pages.append([self.event(e, listing.now) for e in shown[start:start + PER_PAGE]])
+            pages.append([self.event(e, listing.now) for e in shown[start : start + PER_PAGE]])
         pages[0] = ["\n".join(first), *pages[0]]
         if len(events) > len(shown):
             pages[-1].append(self.t("more_events", count=len(events) - len(shown)))
@@ -250,7 +257,8 @@ def _pick(mapping: Mapping[str, str], lang: str) -> str | None:
     return mapping.get(lang) or mapping.get("fr") or next(iter(mapping.values()), None)
 
 
-def format_listing(listing: Listing, lang: str, *, texts: EventsTexts | None = None,
-                   vocab: Vocabulary | None = None) -> str:
+def format_listing(
+    listing: Listing, lang: str, *, texts: EventsTexts | None = None, vocab: Vocabulary | None = None
+) -> str:
     """The answer to show for `listing` in `lang` (fr, ar or en)."""
     return Formatter(lang, texts, vocab).listing(listing)

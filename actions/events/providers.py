@@ -72,7 +72,9 @@ def source_label(source: str) -> str:
     if is_url(source):
         parts = urlsplit(source)
         name = parts.path.rstrip("/").rsplit("/", 1)[-1]
-        return f"{parts.scheme}://{parts.hostname or ''}/…/{name}" if name else f"{parts.scheme}://{parts.hostname or ''}/"
+        return (
+            f"{parts.scheme}://{parts.hostname or ''}/…/{name}" if name else f"{parts.scheme}://{parts.hostname or ''}/"
+        )
     return source
 
 
@@ -133,8 +135,9 @@ def detect_format(source: str, fetched: Fetched) -> Format:
     raise FeedError("unknown format: neither iCalendar nor JSON (check the URL and its content type)")
 
 
-def parse_feed(data: bytes, fmt: Format, source: str, vocab: Vocabulary,
-               window: tuple[dt.datetime, dt.datetime]) -> Parsed:
+def parse_feed(
+    data: bytes, fmt: Format, source: str, vocab: Vocabulary, window: tuple[dt.datetime, dt.datetime]
+) -> Parsed:
     """All events of a feed that take place inside `window` (recurring ones expanded)."""
     if fmt == "ics":
         return parse_ics(data, source, vocab, window)
@@ -175,8 +178,15 @@ def parse_structured(raw: Any, source: str, vocab: Vocabulary, window: tuple[dt.
     return Parsed(tuple(events), tuple(problems.items), sample)
 
 
-def _events_from_dict(item: Any, source: str, vocab: Vocabulary, window: tuple[dt.datetime, dt.datetime],
-                      sample: bool, problems: _Problems, where: str) -> list[Event]:
+def _events_from_dict(
+    item: Any,
+    source: str,
+    vocab: Vocabulary,
+    window: tuple[dt.datetime, dt.datetime],
+    sample: bool,
+    problems: _Problems,
+    where: str,
+) -> list[Event]:
     if not isinstance(item, Mapping):
         raise ValueError("an event must be an object with fields")
     event_id = _text(item.get("id"))
@@ -233,7 +243,9 @@ def _events_from_dict(item: Any, source: str, vocab: Vocabulary, window: tuple[d
     return _expand_rrule(base, rule, excluded, window)
 
 
-def _expand_rrule(base: Event, rule: str, excluded: set[dt.date], window: tuple[dt.datetime, dt.datetime]) -> list[Event]:
+def _expand_rrule(
+    base: Event, rule: str, excluded: set[dt.date], window: tuple[dt.datetime, dt.datetime]
+) -> list[Event]:
     rule = rule.removeprefix("RRULE:")
     try:
         recurrence = rrulestr(rule, dtstart=base.start)
@@ -298,7 +310,11 @@ def _list(value: Any) -> list[Any]:
 def _price(value: Any) -> str | None:
     if value is None or value == "":
         return None
-    if value is False or value == 0 or str(value).strip().lower() in ("free", "gratuit", "gratuite", "0", "مجاني", "مجانا"):
+    if (
+        value is False
+        or value == 0
+        or str(value).strip().lower() in ("free", "gratuit", "gratuite", "0", "مجاني", "مجانا")
+    ):
         return "free"
     return str(value).strip()
 
@@ -339,7 +355,9 @@ def parse_ics(data: bytes, source: str, vocab: Vocabulary, window: tuple[dt.date
     for uid, components in series.items():
         where = f"event {uid}"
         try:
-            events.extend(_series_events(uid, components, calendar, timezones, source, vocab, window, sample, problems, where))
+            events.extend(
+                _series_events(uid, components, calendar, timezones, source, vocab, window, sample, problems, where)
+            )
         except Exception as exc:  # noqa: BLE001 - a broken series must never hide the others
             problems.add(where, f"skipped: {_reason(exc)}")
     return Parsed(tuple(events), tuple(problems.items), sample)
@@ -353,9 +371,18 @@ def _ics_duration(prop: object) -> dt.timedelta:
     return value
 
 
-def _series_events(uid: str, components: list[Component], calendar: Calendar, timezones: list[Component],
-                   source: str, vocab: Vocabulary, window: tuple[dt.datetime, dt.datetime], sample: bool,
-                   problems: _Problems, where: str) -> list[Event]:
+def _series_events(
+    uid: str,
+    components: list[Component],
+    calendar: Calendar,
+    timezones: list[Component],
+    source: str,
+    vocab: Vocabulary,
+    window: tuple[dt.datetime, dt.datetime],
+    sample: bool,
+    problems: _Problems,
+    where: str,
+) -> list[Event]:
     single = Calendar()
     for key in ("X-WR-TIMEZONE",):
         if key in calendar:
@@ -375,8 +402,16 @@ def _series_events(uid: str, components: list[Component], calendar: Calendar, ti
     return out
 
 
-def _event_from_vevent(component: Component, uid: str, recurring: bool, source: str, vocab: Vocabulary,
-                       sample: bool, problems: _Problems, where: str) -> Event | None:
+def _event_from_vevent(
+    component: Component,
+    uid: str,
+    recurring: bool,
+    source: str,
+    vocab: Vocabulary,
+    sample: bool,
+    problems: _Problems,
+    where: str,
+) -> Event | None:
     start_prop = component.get("DTSTART")
     if start_prop is None:
         raise ValueError("no DTSTART")

@@ -34,14 +34,25 @@ log = logging.getLogger(__name__)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 PERIOD_KINDS = frozenset(
-    {"today", "tomorrow", "day_after_tomorrow", "this_week", "next_week", "this_weekend",
-     "next_weekend", "this_month", "next_month", "upcoming", *WEEKDAYS}
+    {
+        "today",
+        "tomorrow",
+        "day_after_tomorrow",
+        "this_week",
+        "next_week",
+        "this_weekend",
+        "next_weekend",
+        "this_month",
+        "next_month",
+        "upcoming",
+        *WEEKDAYS,
+    }
 )
 # How far ahead a date read by dateparser may be: further is a misreading ("à 10h" -> year 2110).
 MAX_AHEAD = dt.timedelta(days=550)
 # How many words around a date-looking word are tried as one date ("يوم 15 أبريل" -> "15 أبريل").
 WINDOW = 3
-_EDGE_PUNCTUATION = "?!.,;:«»\"()[]¿¡…"  # stripped from the ends of a word, never inside ("24/3")
+_EDGE_PUNCTUATION = '?!.,;:«»"()[]¿¡…'  # stripped from the ends of a word, never inside ("24/3")
 
 
 @dataclass(frozen=True)
@@ -126,8 +137,8 @@ class Vocabulary:
         covered: set[int] = set()
         for phrase in self._not_a_period:
             for start in range(len(folded) - len(phrase) + 1):
-                if [part for part, _ in folded[start:start + len(phrase)]] == phrase:
-                    covered.update(i for _, i in folded[start:start + len(phrase)])
+                if [part for part, _ in folded[start : start + len(phrase)]] == phrase:
+                    covered.update(i for _, i in folded[start : start + len(phrase)])
         return covered
 
     def means_any_city(self, text: str) -> bool:

@@ -74,8 +74,16 @@ class _SourceState:
 class EventsService:
     """Upcoming events from every source, with a TTL cache and the last good copy as a fallback."""
 
-    def __init__(self, http: httpx.AsyncClient, sources: list[str], *, ttl: float = 300, timeout: float = 2.5,
-                 clock: Clock = morocco_now, vocab: Vocabulary | None = None) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        sources: list[str],
+        *,
+        ttl: float = 300,
+        timeout: float = 2.5,
+        clock: Clock = morocco_now,
+        vocab: Vocabulary | None = None,
+    ) -> None:
         if not sources:
             raise ValueError("EventsService needs at least one source")
         self._http = http
@@ -118,15 +126,23 @@ class EventsService:
             else:
                 state.parsed, state.fetched_at, state.error, state.failed_at = parsed, self.clock(), None, None
                 if parsed.problems and parsed.problems != state.logged_problems:
-                    log.warning("events feed %s: %d problem(s), e.g. %s", label, len(parsed.problems),
-                                "; ".join(parsed.problems[:3]))
+                    log.warning(
+                        "events feed %s: %d problem(s), e.g. %s",
+                        label,
+                        len(parsed.problems),
+                        "; ".join(parsed.problems[:3]),
+                    )
                 state.logged_problems = parsed.problems
                 log.debug("events feed %s: %d events", label, len(parsed.events))
                 return
             state.error, state.failed_at = reason, self.clock()
             if state.fetched_at is not None:
-                log.warning("events feed %s failed (%s); serving the copy from %s", label, reason,
-                            state.fetched_at.isoformat(timespec="minutes"))
+                log.warning(
+                    "events feed %s failed (%s); serving the copy from %s",
+                    label,
+                    reason,
+                    state.fetched_at.isoformat(timespec="minutes"),
+                )
             else:
                 log.warning("events feed %s failed (%s); no copy to serve", label, reason)
 

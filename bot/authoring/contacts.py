@@ -47,11 +47,35 @@ from bot.core.languages import ANSWER_LANGS
 CONTACTS_SHEET = "Contacts"
 CONTACTS_FILE = "content/contacts.yml"
 CONTACT_LANG_FIELDS = ("name", "address", "hours")
-CONTACT_COLUMNS = ("id", "name_fr", "name_ar", "name_en", "phone", "whatsapp", "address_fr",
-                   "address_ar", "address_en", "hours_fr", "hours_ar", "hours_en", "cities", "url",
-                   "source", "checked", "check")
-CONTACT_WIDTHS = {"id": 20, "phone": 20, "whatsapp": 20, "cities": 18, "url": 30, "source": 30,
-                  "checked": 12, "check": 8}
+CONTACT_COLUMNS = (
+    "id",
+    "name_fr",
+    "name_ar",
+    "name_en",
+    "phone",
+    "whatsapp",
+    "address_fr",
+    "address_ar",
+    "address_en",
+    "hours_fr",
+    "hours_ar",
+    "hours_en",
+    "cities",
+    "url",
+    "source",
+    "checked",
+    "check",
+)
+CONTACT_WIDTHS = {
+    "id": 20,
+    "phone": 20,
+    "whatsapp": 20,
+    "cities": 18,
+    "url": 30,
+    "source": 30,
+    "checked": 12,
+    "check": 8,
+}
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 ]*$")
 _YES = {"yes", "oui", "true", "1", "x", "نعم", "vrai"}
@@ -60,22 +84,32 @@ _NO = {"", "no", "non", "false", "0", "لا", "faux"}
 
 def add_contacts_table(workbook: Any, contacts: Mapping[str, Contact]) -> None:
     """The Contacts sheet of an exported workbook: one row per contact, Arabic columns right-to-left."""
-    add_table(workbook, CONTACTS_SHEET, CONTACT_COLUMNS, [contact_row(c) for c in contacts.values()],
-              widths={**CONTACT_WIDTHS, **{c: 30 for c in CONTACT_COLUMNS if c[-3:] in ("_fr", "_ar", "_en")}},
-              rtl=lambda _values, column: column.endswith("_ar"), dropdowns={"check": ("yes", "no")})
+    add_table(
+        workbook,
+        CONTACTS_SHEET,
+        CONTACT_COLUMNS,
+        [contact_row(c) for c in contacts.values()],
+        widths={**CONTACT_WIDTHS, **{c: 30 for c in CONTACT_COLUMNS if c[-3:] in ("_fr", "_ar", "_en")}},
+        rtl=lambda _values, column: column.endswith("_ar"),
+        dropdowns={"check": ("yes", "no")},
+    )
 
 
 def contact_row(contact: Contact) -> list[str]:
-    values: dict[str, str] = {"id": contact.id, "phone": contact.phone or "", "whatsapp": contact.whatsapp or "",
-                              "cities": "\n".join(contact.cities), "url": contact.url or "",
-                              "source": contact.source.cell() if contact.source else "",
-                              "checked": contact.checked.isoformat() if contact.checked else "",
-                              "check": "yes" if contact.check else ""}
+    values: dict[str, str] = {
+        "id": contact.id,
+        "phone": contact.phone or "",
+        "whatsapp": contact.whatsapp or "",
+        "cities": "\n".join(contact.cities),
+        "url": contact.url or "",
+        "source": contact.source.cell() if contact.source else "",
+        "checked": contact.checked.isoformat() if contact.checked else "",
+        "check": "yes" if contact.check else "",
+    }
     for name in CONTACT_LANG_FIELDS:
         for lang in ANSWER_LANGS:
             values[f"{name}_{lang}"] = getattr(contact, name).get(lang, "")
     return [values[c] for c in CONTACT_COLUMNS]
-
 
 
 def contact_data(contact: Contact) -> dict[str, Any]:
@@ -91,8 +125,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def merge_contacts(table: Table, current: Mapping[str, Contact], stamps: Mapping[tuple[str, str], str],
-                   today: dt.date, problems: list[Problem]) -> dict[str, Contact]:
+def merge_contacts(
+    table: Table,
+    current: Mapping[str, Contact],
+    stamps: Mapping[tuple[str, str], str],
+    today: dt.date,
+    problems: list[Problem],
+) -> dict[str, Contact]:
     """The contacts of the sheet an import takes (new or changed), in the order of the sheet.
 
     Adds to `problems` those of the sheet, the contacts edited in content/contacts.yml since the
@@ -103,8 +142,11 @@ def merge_contacts(table: Table, current: Mapping[str, Contact], stamps: Mapping
     changed: dict[str, Contact] = {}
     for cid, (contact, row) in sheet_contacts.items():
         old = current.get(cid)
-        choice = decide(fingerprint(contact_data(contact)), fingerprint(contact_data(old)) if old else None,
-                        stamps.get(("contact", cid)))
+        choice = decide(
+            fingerprint(contact_data(contact)),
+            fingerprint(contact_data(old)) if old else None,
+            stamps.get(("contact", cid)),
+        )
         problem = decision_problem(choice, table.place.at(row, "id"), f"the contact {cid}", CONTACTS_FILE)
         if problem:
             problems.append(problem)
@@ -112,20 +154,31 @@ def merge_contacts(table: Table, current: Mapping[str, Contact], stamps: Mapping
             changed[cid] = contact
     for cid in current:
         if cid not in sheet_contacts:
-            problems.append(warning(table.place.at(), f"contact {cid} is not in the sheet; it was kept",
-                                    f"Nothing to do (contacts are removed in {CONTACTS_FILE})."))
+            problems.append(
+                warning(
+                    table.place.at(),
+                    f"contact {cid} is not in the sheet; it was kept",
+                    f"Nothing to do (contacts are removed in {CONTACTS_FILE}).",
+                )
+            )
     return changed
 
 
 def contact_changes(current: Mapping[str, Contact], changed: Mapping[str, Contact]) -> list[Change]:
     """One change per new or changed contact, with the diff of its fields."""
-    return [Change(CONTACTS_FILE, f"contact {cid}" if current.get(cid) else f"new contact {cid}",
-                   tuple(contact_diff(current.get(cid), contact)))
-            for cid, contact in changed.items()]
+    return [
+        Change(
+            CONTACTS_FILE,
+            f"contact {cid}" if current.get(cid) else f"new contact {cid}",
+            tuple(contact_diff(current.get(cid), contact)),
+        )
+        for cid, contact in changed.items()
+    ]
 
 
-def _contacts_from_table(table: Table, current: Mapping[str, Contact],
-                         today: dt.date) -> tuple[dict[str, tuple[Contact, int]], list[Problem]]:
+def _contacts_from_table(
+    table: Table, current: Mapping[str, Contact], today: dt.date
+) -> tuple[dict[str, tuple[Contact, int]], list[Problem]]:
     place = table.place
     problems: list[Problem] = []
     out: dict[str, tuple[Contact, int]] = {}
@@ -136,11 +189,20 @@ def _contacts_from_table(table: Table, current: Mapping[str, Contact],
     for row in table.rows:
         cid = row.text("id")
         if not ITEM_ID.match(cid):
-            bad(row, "id", f"{cid!r} is not a contact id" if cid else "this row has no contact id",
-                "Use lowercase letters, digits and _ only (e.g. unhcr_rabat).")
+            bad(
+                row,
+                "id",
+                f"{cid!r} is not a contact id" if cid else "this row has no contact id",
+                "Use lowercase letters, digits and _ only (e.g. unhcr_rabat).",
+            )
             continue
         if cid in out:
-            bad(row, "id", f"the contact {cid} appears twice (rows {out[cid][1]} and {row.number})", "Keep one row per contact.")
+            bad(
+                row,
+                "id",
+                f"the contact {cid} appears twice (rows {out[cid][1]} and {row.number})",
+                "Keep one row per contact.",
+            )
             continue
         old = current.get(cid)
         texts: dict[str, dict[str, str]] = {}
@@ -160,10 +222,19 @@ def _contacts_from_table(table: Table, current: Mapping[str, Contact],
             raw = row.cells.get(column)
             text = row.text(column)
             if isinstance(raw, (int, float)) and not isinstance(raw, bool) and len(text) > 4:
-                bad(row, column, f"the number {text} was read as a number, so a leading 0 or + may be lost",
-                    "Format the cell as Text and type the number again, e.g. +212 5 37 54 54 00.")
+                bad(
+                    row,
+                    column,
+                    f"the number {text} was read as a number, so a leading 0 or + may be lost",
+                    "Format the cell as Text and type the number again, e.g. +212 5 37 54 54 00.",
+                )
             elif text and not _PHONE.match(text):
-                bad(row, column, f"{text!r} is not a phone number", "Use digits and spaces only, with + in front, e.g. +212 5 37 54 54 00.")
+                bad(
+                    row,
+                    column,
+                    f"{text!r} is not a phone number",
+                    "Use digits and spaces only, with + in front, e.g. +212 5 37 54 54 00.",
+                )
             numbers[column] = text or None
         for column in ("url", "source"):
             text = row.text(column)
@@ -177,21 +248,39 @@ def _contacts_from_table(table: Table, current: Mapping[str, Contact],
             checked = None
             bad(row, "checked", f"{row.text('checked')!r} is not a date", "Write the date as YYYY-MM-DD.")
         if checked and checked > today:
-            bad(row, "checked", f"the date {checked} is in the future", "Write the date the details were actually confirmed.")
+            bad(
+                row,
+                "checked",
+                f"the date {checked} is in the future",
+                "Write the date the details were actually confirmed.",
+            )
         check_text = row.text("check").casefold()
         if check_text not in _YES | _NO:
-            bad(row, "check", f"{row.text('check')!r} is neither yes nor empty",
-                "Write yes when the details may be out of date, else leave it empty.")
+            bad(
+                row,
+                "check",
+                f"{row.text('check')!r} is neither yes nor empty",
+                "Write yes when the details may be out of date, else leave it empty.",
+            )
         # Fields the sheet has no column for (offices, reach, what...) are kept from the file.
-        out[cid] = (replace(
-            old or Contact(id=cid, name={}),
-            id=cid, name=texts["name"], phone=numbers["phone"], whatsapp=numbers["whatsapp"],
-            address=texts["address"], hours=texts["hours"], cities=text_lines(row.cells.get("cities"), commas=True),
-            url=row.text("url") or None, source=Source.parse(row.text("source")) if row.text("source") else None,
-            checked=checked, check=check_text in _YES,
-        ), row.number)
+        out[cid] = (
+            replace(
+                old or Contact(id=cid, name={}),
+                id=cid,
+                name=texts["name"],
+                phone=numbers["phone"],
+                whatsapp=numbers["whatsapp"],
+                address=texts["address"],
+                hours=texts["hours"],
+                cities=text_lines(row.cells.get("cities"), commas=True),
+                url=row.text("url") or None,
+                source=Source.parse(row.text("source")) if row.text("source") else None,
+                checked=checked,
+                check=check_text in _YES,
+            ),
+            row.number,
+        )
     return out, problems
-
 
 
 def contact_diff(old: Contact | None, new: Contact) -> list[str]:

@@ -69,16 +69,75 @@ LANGS = ANSWER_LANGS
 LANG_FIELDS = ("title", "description", "audience")
 TEXT_FIELDS = ("city", "venue", "address", "organiser", "price", "registration", "url", "rrule")
 LIST_FIELDS = ("topics", "languages", "exdates")
-FIELD_ORDER = ("title", "description", "start", "end", "city", "venue", "address", "organiser", "topics",
-               "audience", "languages", "price", "registration", "url", "rrule", "exdates")
+FIELD_ORDER = (
+    "title",
+    "description",
+    "start",
+    "end",
+    "city",
+    "venue",
+    "address",
+    "organiser",
+    "topics",
+    "audience",
+    "languages",
+    "price",
+    "registration",
+    "url",
+    "rrule",
+    "exdates",
+)
 ALIASES = {"title": ("titles",), "description": ("descriptions",), "organiser": ("organizer",), "topics": ("topic",)}
-EVENT_COLUMNS = ("id", "start", "end", "city", "title_fr", "title_ar", "title_en", "venue", "address",
-                 "organiser", "topics", "audience_fr", "audience_ar", "audience_en", "languages", "price",
-                 "registration", "url", "description_fr", "description_ar", "description_en", "rrule", "exdates")
-EVENT_WIDTHS = {"id": 30, "start": 17, "end": 17, "city": 12, "title_fr": 40, "title_ar": 40, "title_en": 40,
-                "venue": 30, "address": 30, "organiser": 24, "topics": 16, "audience_fr": 28, "audience_ar": 28,
-                "audience_en": 28, "languages": 11, "price": 10, "registration": 28, "url": 30,
-                "description_fr": 50, "description_ar": 50, "description_en": 50, "rrule": 30, "exdates": 14}
+EVENT_COLUMNS = (
+    "id",
+    "start",
+    "end",
+    "city",
+    "title_fr",
+    "title_ar",
+    "title_en",
+    "venue",
+    "address",
+    "organiser",
+    "topics",
+    "audience_fr",
+    "audience_ar",
+    "audience_en",
+    "languages",
+    "price",
+    "registration",
+    "url",
+    "description_fr",
+    "description_ar",
+    "description_en",
+    "rrule",
+    "exdates",
+)
+EVENT_WIDTHS = {
+    "id": 30,
+    "start": 17,
+    "end": 17,
+    "city": 12,
+    "title_fr": 40,
+    "title_ar": 40,
+    "title_en": 40,
+    "venue": 30,
+    "address": 30,
+    "organiser": 24,
+    "topics": 16,
+    "audience_fr": 28,
+    "audience_ar": 28,
+    "audience_en": 28,
+    "languages": 11,
+    "price": 10,
+    "registration": 28,
+    "url": 30,
+    "description_fr": 50,
+    "description_ar": 50,
+    "description_en": 50,
+    "rrule": 30,
+    "exdates": 14,
+}
 _WHEN = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2})?)?$")
 
 README_EVENTS = (
@@ -234,8 +293,15 @@ def export_events(root: Path, path: Path) -> Path:
         save_csv(path, EVENT_COLUMNS, rows)
         return path
     workbook = new_workbook()
-    add_table(workbook, EVENTS_SHEET, EVENT_COLUMNS, rows, widths=EVENT_WIDTHS, freeze="B2",
-              rtl=lambda _values, column: column.endswith("_ar"))
+    add_table(
+        workbook,
+        EVENTS_SHEET,
+        EVENT_COLUMNS,
+        rows,
+        widths=EVENT_WIDTHS,
+        freeze="B2",
+        rtl=lambda _values, column: column.endswith("_ar"),
+    )
     add_readme(workbook, [*README_EVENTS, "", f"Exported {dt.date.today().isoformat()}: {len(rows)} events."])
     add_stamps(workbook, [("event", r["id"], fingerprint(r)) for r in records])
     save_workbook(workbook, path)
@@ -256,14 +322,18 @@ class _Names:
             self.cities = {fold(str(c)) for c in cities}
             for entry in cities.values():
                 entry = entry or {}
-                self.cities |= {fold(str(n)) for n in [*(entry.get("name") or {}).values(), *(entry.get("aliases") or ())]}
+                self.cities |= {
+                    fold(str(n)) for n in [*(entry.get("name") or {}).values(), *(entry.get("aliases") or ())]
+                }
         topics_path = content_dir / "event_topics.yml"
         if topics_path.exists():
             topics = load_yaml(topics_path) or {}
             self.topics = {fold(str(t)) for t in topics}
             for entry in topics.values():
                 entry = entry or {}
-                self.topics |= {fold(str(n)) for n in [*(entry.get("name") or {}).values(), *(entry.get("words") or ())]}
+                self.topics |= {
+                    fold(str(n)) for n in [*(entry.get("name") or {}).values(), *(entry.get("words") or ())]
+                }
 
 
 def _records_from_table(table: Table, names: _Names) -> tuple[dict[str, tuple[dict[str, Any], int]], list[Problem]]:
@@ -277,12 +347,20 @@ def _records_from_table(table: Table, names: _Names) -> tuple[dict[str, tuple[di
     for row in table.rows:
         event_id = row.text("id")
         if not event_id or "\n" in event_id:
-            bad(row, "id", "this row has no event id" if not event_id else "the id is on several lines",
-                "Give each event a short unique id on one line, e.g. alcs-agadir-2027-01-14.")
+            bad(
+                row,
+                "id",
+                "this row has no event id" if not event_id else "the id is on several lines",
+                "Give each event a short unique id on one line, e.g. alcs-agadir-2027-01-14.",
+            )
             continue
         if event_id in out:
-            bad(row, "id", f"the event {event_id} appears twice (rows {out[event_id][1]} and {row.number})",
-                "Keep one row per event, or give the second one its own id.")
+            bad(
+                row,
+                "id",
+                f"the event {event_id} appears twice (rows {out[event_id][1]} and {row.number})",
+                "Keep one row per event, or give the second one its own id.",
+            )
             continue
         record: dict[str, Any] = {"id": event_id}
         for name in LANG_FIELDS:
@@ -298,19 +376,31 @@ def _records_from_table(table: Table, names: _Names) -> tuple[dict[str, tuple[di
                 when[column] = parse_when(row.cells.get(column), from_sheet=True)
             except ValueError:
                 when[column] = None
-                bad(row, column, f"{row.text(column)!r} is not a date and time",
-                    "Write YYYY-MM-DD HH:MM in Morocco's time (e.g. 2027-01-14 10:00), or YYYY-MM-DD for a whole day.")
+                bad(
+                    row,
+                    column,
+                    f"{row.text(column)!r} is not a date and time",
+                    "Write YYYY-MM-DD HH:MM in Morocco's time (e.g. 2027-01-14 10:00), or YYYY-MM-DD for a whole day.",
+                )
         start, end = when["start"], when["end"]
         if start is None and not row.text("start"):
             bad(row, "start", "the start is missing", "Write when the event starts: YYYY-MM-DD HH:MM or YYYY-MM-DD.")
         whole_day = bool(start and start[1])
         if start and end:
             if start[1] != end[1]:
-                bad(row, "end", "start and end are written differently (one is a whole day, the other has a time)",
-                    "Write both as days (whole-day event) or both as YYYY-MM-DD HH:MM.")
+                bad(
+                    row,
+                    "end",
+                    "start and end are written differently (one is a whole day, the other has a time)",
+                    "Write both as days (whole-day event) or both as YYYY-MM-DD HH:MM.",
+                )
             elif end[0] < start[0]:
-                bad(row, "end", f"the end ({row.text('end')}) is before the start ({row.text('start')})",
-                    "Correct the dates: the end must be at or after the start.")
+                bad(
+                    row,
+                    "end",
+                    f"the end ({row.text('end')}) is before the start ({row.text('start')})",
+                    "Correct the dates: the end must be at or after the start.",
+                )
         record["start"] = _format(start[0], day=whole_day) if start else row.text("start")
         record["end"] = _format(end[0], day=whole_day) if end else row.text("end")
         for name in TEXT_FIELDS:
@@ -324,25 +414,49 @@ def _records_from_table(table: Table, names: _Names) -> tuple[dict[str, tuple[di
                 exdates.append(_format(parsed[0], day=True) if parsed else value)
             except ValueError:
                 exdates.append(value)
-                bad(row, "exdates", f"{value!r} is not a date", "Write each day without a session as YYYY-MM-DD, one per line.")
+                bad(
+                    row,
+                    "exdates",
+                    f"{value!r} is not a date",
+                    "Write each day without a session as YYYY-MM-DD, one per line.",
+                )
         record["exdates"] = tuple(exdates)
         city = record["city"]
         if city and names.cities is not None and fold(city) not in names.cities:
-            bad(row, "city", f"unknown city {city!r}", f"Use one of: {', '.join(names.city_ids)} (or add it to content/cities.yml).")
+            bad(
+                row,
+                "city",
+                f"unknown city {city!r}",
+                f"Use one of: {', '.join(names.city_ids)} (or add it to content/cities.yml).",
+            )
         if names.topics is not None:
             for topic in record["topics"]:
                 if fold(topic) not in names.topics:
-                    problems.append(warning(place.at(row.number, "topics"), f"unknown topic {topic!r} (it will be ignored)",
-                                            "Use ids of content/event_topics.yml: health, hiv, women, youth, jobs_training, "
-                                            "rights, return, community, culture."))
+                    problems.append(
+                        warning(
+                            place.at(row.number, "topics"),
+                            f"unknown topic {topic!r} (it will be ignored)",
+                            "Use ids of content/event_topics.yml: health, hiv, women, youth, jobs_training, "
+                            "rights, return, community, culture.",
+                        )
+                    )
         for column in ("url",):
             if record[column] and not is_web_address(record[column]):
-                bad(row, column, f"{record[column]!r} is not a web address", "Use a full address starting with https://.")
+                bad(
+                    row,
+                    column,
+                    f"{record[column]!r} is not a web address",
+                    "Use a full address starting with https://.",
+                )
         if record["rrule"] and start:
             reason = _rrule_problem(record["rrule"], start[0])
             if reason:
-                bad(row, "rrule", f"the repeat rule cannot be read ({reason})",
-                    "Write an RFC 5545 rule such as FREQ=WEEKLY;BYDAY=TH;UNTIL=20270225T235959Z (UNTIL in UTC, ending in Z).")
+                bad(
+                    row,
+                    "rrule",
+                    f"the repeat rule cannot be read ({reason})",
+                    "Write an RFC 5545 rule such as FREQ=WEEKLY;BYDAY=TH;UNTIL=20270225T235959Z (UNTIL in UTC, ending in Z).",
+                )
         out[event_id] = (record, row.number)
     return out, problems
 
@@ -372,8 +486,11 @@ def _rrule_problem(rule: str, start: dt.datetime) -> str | None:
 
 def event_diff(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> list[str]:
     if old is None:
-        return [f"title › fr: {show(new['title'].get('fr', ''))}", f"start: {show(new['start'])}",
-                f"city: {show(new['city'])}"]
+        return [
+            f"title › fr: {show(new['title'].get('fr', ''))}",
+            f"start: {show(new['start'])}",
+            f"city: {show(new['city'])}",
+        ]
     lines: list[str] = []
     for name in FIELD_ORDER:
         before, after = old[name], new[name]
@@ -400,7 +517,9 @@ def _yaml_value(name: str, value: Any) -> Any:
     return value or None
 
 
-def event_yaml(record: Mapping[str, Any], raw: Mapping[str, Any] | None, old: Mapping[str, Any] | None) -> dict[str, Any]:
+def event_yaml(
+    record: Mapping[str, Any], raw: Mapping[str, Any] | None, old: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """The entry for events.yml: the original one with only the changed fields replaced."""
     out: dict[str, Any] = dict(raw) if raw is not None else {"id": record["id"]}
     for name in FIELD_ORDER:
@@ -446,7 +565,7 @@ def _rewrite_list(text: str, old_items: Sequence[Any], new_items: Sequence[Any])
     out = lines[: starts[0]]
     bounds = [*starts, end]
     for k, old in enumerate(old_items):
-        chunk = lines[bounds[k]: bounds[k + 1]]
+        chunk = lines[bounds[k] : bounds[k + 1]]
         body_end = len(chunk)
         while body_end > 1 and (not chunk[body_end - 1].strip() or chunk[body_end - 1].lstrip().startswith("#")):
             body_end -= 1
@@ -455,8 +574,8 @@ def _rewrite_list(text: str, old_items: Sequence[Any], new_items: Sequence[Any])
         else:
             out.append(_indent(dump_entry([new_items[k]], style="events"), indent))
         out += chunk[body_end:]
-    separator = "\n" if any(not line.strip() for line in lines[starts[0]: end]) else ""
-    for item in new_items[len(old_items):]:
+    separator = "\n" if any(not line.strip() for line in lines[starts[0] : end]) else ""
+    for item in new_items[len(old_items) :]:
         if out and not out[-1].endswith("\n"):
             out.append("\n")
         out.append(separator + _indent(dump_entry([item], style="events"), indent))
@@ -496,8 +615,12 @@ def import_events(root: Path, path: Path, *, apply: bool = False, today: dt.date
     root, path = Path(root), Path(path)
     report = ImportReport(path, root)
     try:
-        book = read_book(path, {EVENTS_SHEET: EVENT_COLUMNS, STAMP_SHEET: STAMP_COLUMNS}, required=EVENTS_SHEET,
-                         hints={"FAQ": "This is a FAQ file: import it with the FAQ import."})
+        book = read_book(
+            path,
+            {EVENTS_SHEET: EVENT_COLUMNS, STAMP_SHEET: STAMP_COLUMNS},
+            required=EVENTS_SHEET,
+            hints={"FAQ": "This is a FAQ file: import it with the FAQ import."},
+        )
     except SheetRejected as exc:
         report.problems.extend(exc.problems)
         return report
@@ -506,8 +629,13 @@ def import_events(root: Path, path: Path, *, apply: bool = False, today: dt.date
         doc, items = _load_events(root)
         names = _Names(root / "content")
     except ContentError as exc:
-        report.problems.append(error(str(exc).split(":", 1)[0], "a project file cannot be read: " + str(exc),
-                                     "Fix that file first (run the events check)."))
+        report.problems.append(
+            error(
+                str(exc).split(":", 1)[0],
+                "a project file cannot be read: " + str(exc),
+                "Fix that file first (run the events check).",
+            )
+        )
         return report
     today = today or dt.date.today()
     table = book.tables[EVENTS_SHEET]
@@ -532,21 +660,35 @@ def import_events(root: Path, path: Path, *, apply: bool = False, today: dt.date
         changed.append((event_id, record))
         past = _past(record, today)
         if past:
-            report.problems.append(warning(table.place.at(row, "end" if record["end"] else "start"),
-                                           f"the event {event_id} is over ({past})",
-                                           "Check the year: past events are not shown to users."))
+            report.problems.append(
+                warning(
+                    table.place.at(row, "end" if record["end"] else "start"),
+                    f"the event {event_id} is over ({past})",
+                    "Check the year: past events are not shown to users.",
+                )
+            )
         if index is None:
             new_items.append(event_yaml(record, None, None))
         else:
             new_items[index] = event_yaml(record, items[index], old)
     for event_id in current:
         if event_id not in sheet:
-            report.problems.append(warning(table.place.at(), f"event {event_id} is not in the sheet; it was kept",
-                                           f"Nothing to do (events are removed in {EVENTS_FILE})."))
+            report.problems.append(
+                warning(
+                    table.place.at(),
+                    f"event {event_id} is not in the sheet; it was kept",
+                    f"Nothing to do (events are removed in {EVENTS_FILE}).",
+                )
+            )
     for event_id, record in changed:
         old = current.get(event_id, (None, None))[1]
-        report.changes.append(Change(str(EVENTS_FILE), f"event {event_id}" if old else f"new event {event_id}",
-                                     tuple(event_diff(old, record))))
+        report.changes.append(
+            Change(
+                str(EVENTS_FILE),
+                f"event {event_id}" if old else f"new event {event_id}",
+                tuple(event_diff(old, record)),
+            )
+        )
     if report.ok and changed:
         target = root / EVENTS_FILE
         report.stage(target, _events_text(target, doc, items, new_items))

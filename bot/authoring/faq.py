@@ -75,12 +75,32 @@ from bot.core.content import Contact, ContentError, Library, Source, Topic, dump
 from bot.core.languages import ANSWER_LANGS, QUESTION_LANGS
 
 FAQ_SHEET = "FAQ"
-FAQ_COLUMNS = ("topic", "family", "language", "title", "answer", "caution", "questions",
-               "sources", "last_checked", "contacts")
+FAQ_COLUMNS = (
+    "topic",
+    "family",
+    "language",
+    "title",
+    "answer",
+    "caution",
+    "questions",
+    "sources",
+    "last_checked",
+    "contacts",
+)
 _LANGUAGE = FAQ_COLUMNS.index("language")
 TOPIC_LEVEL_COLUMNS = ("family", "sources", "last_checked", "contacts")
-FAQ_WIDTHS = {"topic": 18, "family": 12, "language": 10, "title": 28, "answer": 80, "caution": 40,
-              "questions": 60, "sources": 45, "last_checked": 13, "contacts": 22}
+FAQ_WIDTHS = {
+    "topic": 18,
+    "family": 12,
+    "language": 10,
+    "title": 28,
+    "answer": 80,
+    "caution": 40,
+    "questions": 60,
+    "sources": 45,
+    "last_checked": 13,
+    "contacts": 22,
+}
 # Which key of title/answer/caution a row of each way of writing holds (ary_latn has none:
 # people who write Darija in Latin letters get the Darija answer in Arabic script).
 TEXT_KEY: dict[str, str | None] = {"fr": "fr", "ar": "ar", "ary_arab": "ary", "ary_latn": None, "en": "en"}
@@ -135,14 +155,33 @@ def export_faq(root: Path, path: Path) -> Path:
         return path
     contacts = library.contacts()
     workbook = new_workbook()
-    add_table(workbook, FAQ_SHEET, FAQ_COLUMNS, rows, widths=FAQ_WIDTHS, freeze="D2", band_by="topic",
-              rtl=lambda values, column: values[_LANGUAGE] in RTL_LANGS and column in RTL_FAQ_COLUMNS,
-              dropdowns={"language": QUESTION_LANGS, "family": FAMILIES})
+    add_table(
+        workbook,
+        FAQ_SHEET,
+        FAQ_COLUMNS,
+        rows,
+        widths=FAQ_WIDTHS,
+        freeze="D2",
+        band_by="topic",
+        rtl=lambda values, column: values[_LANGUAGE] in RTL_LANGS and column in RTL_FAQ_COLUMNS,
+        dropdowns={"language": QUESTION_LANGS, "family": FAMILIES},
+    )
     add_contacts_table(workbook, contacts)
-    add_readme(workbook, [*README_FAQ, "", f"Exported {dt.date.today().isoformat()} from {len(topics)} topics "
-                                           f"and {len(contacts)} contacts."])
-    add_stamps(workbook, [*(("topic", t.id, fingerprint(topic_data(t))) for t in topics.values()),
-                          *(("contact", c.id, fingerprint(contact_data(c))) for c in contacts.values())])
+    add_readme(
+        workbook,
+        [
+            *README_FAQ,
+            "",
+            f"Exported {dt.date.today().isoformat()} from {len(topics)} topics and {len(contacts)} contacts.",
+        ],
+    )
+    add_stamps(
+        workbook,
+        [
+            *(("topic", t.id, fingerprint(topic_data(t))) for t in topics.values()),
+            *(("contact", c.id, fingerprint(contact_data(c))) for c in contacts.values()),
+        ],
+    )
     save_workbook(workbook, path)
     return path
 
@@ -173,7 +212,6 @@ def faq_rows(topics: Mapping[str, Topic]) -> list[list[str]]:
     return rows
 
 
-
 def topic_data(topic: Topic) -> dict[str, Any]:
     """A topic as comparable plain data (an empty list of questions counts as none)."""
     data = topic.to_dict()
@@ -181,14 +219,17 @@ def topic_data(topic: Topic) -> dict[str, Any]:
     return data
 
 
-
 def import_faq(root: Path, path: Path, *, apply: bool = False, today: dt.date | None = None) -> ImportReport:
     """Read an exported FAQ file (.xlsx or .csv), validate it, diff it; write only when `apply`."""
     root, path = Path(root), Path(path)
     report = ImportReport(path, root)
     try:
-        book = read_book(path, {FAQ_SHEET: FAQ_COLUMNS, CONTACTS_SHEET: CONTACT_COLUMNS, STAMP_SHEET: STAMP_COLUMNS},
-                         required=FAQ_SHEET, hints={"Events": "This is an events file: import it with the events import."})
+        book = read_book(
+            path,
+            {FAQ_SHEET: FAQ_COLUMNS, CONTACTS_SHEET: CONTACT_COLUMNS, STAMP_SHEET: STAMP_COLUMNS},
+            required=FAQ_SHEET,
+            hints={"Events": "This is an events file: import it with the events import."},
+        )
     except SheetRejected as exc:
         report.problems.extend(exc.problems)
         return report
@@ -199,8 +240,13 @@ def import_faq(root: Path, path: Path, *, apply: bool = False, today: dt.date | 
         current_contacts = library.contacts()
         menu = library.menu()
     except ContentError as exc:
-        report.problems.append(error(str(exc).split(":", 1)[0], "a project file cannot be read: " + str(exc),
-                                     "Fix that file first (run the FAQ validation)."))
+        report.problems.append(
+            error(
+                str(exc).split(":", 1)[0],
+                "a project file cannot be read: " + str(exc),
+                "Fix that file first (run the FAQ validation).",
+            )
+        )
         return report
     stamps = read_stamps(book.tables.get(STAMP_SHEET))
     today = today or dt.date.today()
@@ -210,17 +256,29 @@ def import_faq(root: Path, path: Path, *, apply: bool = False, today: dt.date | 
     if contacts_table is not None:
         changed_contacts = merge_contacts(contacts_table, current_contacts, stamps, today, report.problems)
     elif path.suffix.lower() != ".csv":
-        report.problems.append(warning(path.name, "the workbook has no Contacts sheet; contacts were not changed",
-                                       "Nothing to do, unless you meant to edit contacts."))
+        report.problems.append(
+            warning(
+                path.name,
+                "the workbook has no Contacts sheet; contacts were not changed",
+                "Nothing to do, unless you meant to edit contacts.",
+            )
+        )
     contacts = {**current_contacts, **changed_contacts}
-    topics, locators, changed_topics = _merge_topics(book.tables[FAQ_SHEET], current_topics, stamps, root,
-                                                     report.problems)
+    topics, locators, changed_topics = _merge_topics(
+        book.tables[FAQ_SHEET], current_topics, stamps, root, report.problems
+    )
 
     menu_topics = [t for family in (menu.get("families") or {}).values() for t in family.get("topics") or []]
-    report.problems.extend(validate(
-        topics, contacts,
-        lambda topic: locators.get(topic.id) or yaml_locator(topic.path or root / "faq" / f"{topic.id}.yml", root),
-        today=today, required_topics=contract_topics(root), menu_topics=menu_topics))
+    report.problems.extend(
+        validate(
+            topics,
+            contacts,
+            lambda topic: locators.get(topic.id) or yaml_locator(topic.path or root / "faq" / f"{topic.id}.yml", root),
+            today=today,
+            required_topics=contract_topics(root),
+            menu_topics=menu_topics,
+        )
+    )
 
     report.changes.extend(_topic_changes(current_topics, changed_topics))
     report.changes.extend(contact_changes(current_contacts, changed_contacts))
@@ -231,8 +289,13 @@ def import_faq(root: Path, path: Path, *, apply: bool = False, today: dt.date | 
     return report
 
 
-def _merge_topics(table: Table, current: Mapping[str, Topic], stamps: Mapping[tuple[str, str], str], root: Path,
-                  problems: list[Problem]) -> tuple[dict[str, Topic], dict[str, Locator], list[Topic]]:
+def _merge_topics(
+    table: Table,
+    current: Mapping[str, Topic],
+    stamps: Mapping[tuple[str, str], str],
+    root: Path,
+    problems: list[Problem],
+) -> tuple[dict[str, Topic], dict[str, Locator], list[Topic]]:
     """The project's topics with those of the sheet the import takes; where each sheet topic is;
     the new or changed topics. Adds to `problems` those of the sheet, the topics edited in faq/
     since the export (kept, or a conflict) and the topics missing from the sheet (kept)."""
@@ -243,10 +306,14 @@ def _merge_topics(table: Table, current: Mapping[str, Topic], stamps: Mapping[tu
     changed: list[Topic] = []
     for tid, group in groups.items():
         old_topic = current.get(tid)
-        choice = decide(fingerprint(topic_data(group.topic)), fingerprint(topic_data(old_topic)) if old_topic else None,
-                        stamps.get(("topic", tid)))
-        problem = decision_problem(choice, table.place.at(group.first_row, "topic"), f"the topic {tid}",
-                                   f"faq/{tid}.yml")
+        choice = decide(
+            fingerprint(topic_data(group.topic)),
+            fingerprint(topic_data(old_topic)) if old_topic else None,
+            stamps.get(("topic", tid)),
+        )
+        problem = decision_problem(
+            choice, table.place.at(group.first_row, "topic"), f"the topic {tid}", f"faq/{tid}.yml"
+        )
         if problem:
             problems.append(problem)
         if choice in ("take", "conflict", "same"):
@@ -255,20 +322,34 @@ def _merge_topics(table: Table, current: Mapping[str, Topic], stamps: Mapping[tu
         if choice in ("take", "conflict"):
             changed.append(group.topic)
     for tid in sorted(set(current) - set(groups)):
-        problems.append(warning(table.place.at(), f"topic {tid} is not in the sheet; it was kept",
-                                f"Nothing to do (topics are removed by deleting faq/{tid}.yml)."))
+        problems.append(
+            warning(
+                table.place.at(),
+                f"topic {tid} is not in the sheet; it was kept",
+                f"Nothing to do (topics are removed by deleting faq/{tid}.yml).",
+            )
+        )
     return topics, locators, changed
 
 
 def _topic_changes(current: Mapping[str, Topic], changed: list[Topic]) -> list[Change]:
     """One change per new or changed topic, by id, with the diff of its fields."""
-    return [Change(f"faq/{topic.id}.yml", f"topic {topic.id}" if current.get(topic.id) else f"new topic {topic.id}",
-                   tuple(topic_diff(current.get(topic.id), topic)))
-            for topic in sorted(changed, key=lambda t: t.id)]
+    return [
+        Change(
+            f"faq/{topic.id}.yml",
+            f"topic {topic.id}" if current.get(topic.id) else f"new topic {topic.id}",
+            tuple(topic_diff(current.get(topic.id), topic)),
+        )
+        for topic in sorted(changed, key=lambda t: t.id)
+    ]
 
 
-def _stage_files(report: ImportReport, changed_topics: list[Topic], current_contacts: Mapping[str, Contact],
-                 contacts: Mapping[str, Contact] | None) -> None:
+def _stage_files(
+    report: ImportReport,
+    changed_topics: list[Topic],
+    current_contacts: Mapping[str, Contact],
+    contacts: Mapping[str, Contact] | None,
+) -> None:
     """Plan the writes of a valid import: a file per changed topic, and content/contacts.yml when
     `contacts` (all of them, the sheet's changes included) is given."""
     root = report.root
@@ -287,7 +368,9 @@ def _topic_text(topic: Topic) -> str:
         if name in data:
             data[name] = {k: v + "\n" if "\n" in v else v for k, v in data[name].items()}
     text = dump_yaml(data)
-    if topic_data(Topic.from_dict(yaml.safe_load(text))) != topic_data(topic):  # never write what reads back differently
+    if topic_data(Topic.from_dict(yaml.safe_load(text))) != topic_data(
+        topic
+    ):  # never write what reads back differently
         raise RuntimeError(f"faq/{topic.id}.yml would not read back as written")
     return text
 
@@ -310,8 +393,11 @@ class _TopicGroup:
                 lang = "ary_arab" if field_path[1] == "ary" else field_path[1]
                 row = self.rows.get(lang)
                 if row is None:
-                    return place.at(None, name, f"topic {self.id} (rows {self.first_row}–{self.last_row}), "
-                                                f"no row for language {lang}")
+                    return place.at(
+                        None,
+                        name,
+                        f"topic {self.id} (rows {self.first_row}–{self.last_row}), no row for language {lang}",
+                    )
                 return place.at(row, name)
             column = "topic" if name == "id" else name
             detail = f"line {field_path[1]}" if len(field_path) > 1 else ""
@@ -323,11 +409,15 @@ class _TopicGroup:
 _Shared = dict[str, tuple[Any, int]]  # a topic's value of each topic-level column, and the row it is first on
 
 
-def _topics_from_table(table: Table, current: Mapping[str, Topic], root: Path) -> tuple[dict[str, _TopicGroup], list[Problem]]:
+def _topics_from_table(
+    table: Table, current: Mapping[str, Topic], root: Path
+) -> tuple[dict[str, _TopicGroup], list[Problem]]:
     problems: list[Problem] = []
     rows_by_topic, shared = _rows_by_topic(table, problems)
-    groups = {tid: _topic_group(tid, by_lang, shared.get(tid, {}), current.get(tid), root)
-              for tid, by_lang in rows_by_topic.items()}
+    groups = {
+        tid: _topic_group(tid, by_lang, shared.get(tid, {}), current.get(tid), root)
+        for tid, by_lang in rows_by_topic.items()
+    }
     return groups, problems
 
 
@@ -339,27 +429,45 @@ def _rows_by_topic(table: Table, problems: list[Problem]) -> tuple[dict[str, dic
     for row in table.rows:
         tid = row.text("topic")
         if not tid:
-            problems.append(error(place.at(row.number, "topic"), "this row has no topic id",
-                                  "Write the topic id (e.g. work) or delete the row."))
+            problems.append(
+                error(
+                    place.at(row.number, "topic"),
+                    "this row has no topic id",
+                    "Write the topic id (e.g. work) or delete the row.",
+                )
+            )
             continue
         lang = row.text("language")
         if lang not in QUESTION_LANGS:
-            problems.append(error(place.at(row.number, "language"), f"unknown language {lang!r}" if lang else "the language is empty",
-                                  f"Use one of: {', '.join(QUESTION_LANGS)}."))
+            problems.append(
+                error(
+                    place.at(row.number, "language"),
+                    f"unknown language {lang!r}" if lang else "the language is empty",
+                    f"Use one of: {', '.join(QUESTION_LANGS)}.",
+                )
+            )
             continue
         by_lang = rows_by_topic.setdefault(tid, {})
         if lang in by_lang:
-            problems.append(error(place.at(row.number, "language"),
-                                  f"topic {tid} has two rows for language {lang} (rows {by_lang[lang].number} and {row.number})",
-                                  "Keep one row per topic and language; delete the other."))
+            problems.append(
+                error(
+                    place.at(row.number, "language"),
+                    f"topic {tid} has two rows for language {lang} (rows {by_lang[lang].number} and {row.number})",
+                    "Keep one row per topic and language; delete the other.",
+                )
+            )
             continue
         by_lang[lang] = row
         if TEXT_KEY[lang] is None:
             for column in ("title", "answer", "caution"):
                 if row.text(column):
-                    problems.append(error(place.at(row.number, column),
-                                          "the ary_latn row has no text of its own (Darija readers get the ary_arab answer)",
-                                          "Leave this cell empty; write the Darija text on the ary_arab row."))
+                    problems.append(
+                        error(
+                            place.at(row.number, column),
+                            "the ary_latn row has no text of its own (Darija readers get the ary_arab answer)",
+                            "Leave this cell empty; write the Darija text on the ary_arab row.",
+                        )
+                    )
         _collect_shared(row, tid, shared.setdefault(tid, {}), place, problems)
     return rows_by_topic, shared
 
@@ -374,15 +482,24 @@ def _collect_shared(row: Row, tid: str, values: _Shared, place: Place, problems:
         try:
             value = _shared_value(column, raw)
         except ValueError:
-            problems.append(error(place.at(row.number, column), f"{cell_text(raw)!r} is not a date",
-                                  "Write the date as YYYY-MM-DD, e.g. 2026-11-29."))
+            problems.append(
+                error(
+                    place.at(row.number, column),
+                    f"{cell_text(raw)!r} is not a date",
+                    "Write the date as YYYY-MM-DD, e.g. 2026-11-29.",
+                )
+            )
             continue
         if column in values and values[column][0] != value:
             first_row = values[column][1]
-            problems.append(error(place.at(row.number, column),
-                                  f"the {column} of topic {tid} differs from row {first_row}",
-                                  f"{column} belongs to the whole topic: write the same value on every row of "
-                                  f"{tid} (or leave the other rows empty)."))
+            problems.append(
+                error(
+                    place.at(row.number, column),
+                    f"the {column} of topic {tid} differs from row {first_row}",
+                    f"{column} belongs to the whole topic: write the same value on every row of "
+                    f"{tid} (or leave the other rows empty).",
+                )
+            )
         else:
             values.setdefault(column, (value, row.number))
 
@@ -411,7 +528,9 @@ def _topic_group(tid: str, by_lang: Mapping[str, Row], values: _Shared, old: Top
     topic = Topic(
         id=tid,
         family=values.get("family", ("", 0))[0],
-        title=title, answer=answer, caution=caution,
+        title=title,
+        answer=answer,
+        caution=caution,
         questions={lang: questions[lang] for lang in [*QUESTION_LANGS, *questions] if lang in questions},
         sources=values.get("sources", ((), 0))[0],
         contacts=values.get("contacts", ((), 0))[0],
@@ -419,8 +538,14 @@ def _topic_group(tid: str, by_lang: Mapping[str, Row], values: _Shared, old: Top
         path=root / "faq" / f"{tid}.yml" if valid_id else None,
     )
     numbers = [r.number for r in by_lang.values()]
-    return _TopicGroup(tid, {lang: r.number for lang, r in by_lang.items()},
-                       {c: n for c, (_v, n) in values.items()}, min(numbers), max(numbers), topic)
+    return _TopicGroup(
+        tid,
+        {lang: r.number for lang, r in by_lang.items()},
+        {c: n for c, (_v, n) in values.items()},
+        min(numbers),
+        max(numbers),
+        topic,
+    )
 
 
 def _in_order(mapping: Mapping[str, str]) -> dict[str, str]:
@@ -442,9 +567,12 @@ def topic_diff(old: Topic | None, new: Topic) -> list[str]:
     """The changed fields of a topic, in the file's order."""
     if old is None:
         languages = [lang for lang in QUESTION_LANGS if new.questions.get(lang)]
-        return [f"family: {new.family}", f"title › fr: {show(new.title.get('fr', ''))}",
-                "answers: " + (", ".join(sorted(new.answer)) or "(none)"),
-                f"questions: {sum(len(q) for q in new.questions.values())} in {', '.join(languages) or 'no language'}"]
+        return [
+            f"family: {new.family}",
+            f"title › fr: {show(new.title.get('fr', ''))}",
+            "answers: " + (", ".join(sorted(new.answer)) or "(none)"),
+            f"questions: {sum(len(q) for q in new.questions.values())} in {', '.join(languages) or 'no language'}",
+        ]
     lines: list[str] = []
     if old.family != new.family:
         lines.append(f"family: {show(old.family)} → {show(new.family)}")
@@ -458,4 +586,3 @@ def topic_diff(old: Topic | None, new: Topic) -> list[str]:
     for lang in [*QUESTION_LANGS, *sorted((set(old.questions) | set(new.questions)) - set(QUESTION_LANGS))]:
         lines += list_diff(f"questions › {lang}", old.questions.get(lang, ()), new.questions.get(lang, ()))
     return lines
-

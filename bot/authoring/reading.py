@@ -124,8 +124,9 @@ def cell_text(value: Any) -> str:
     return str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def read_book(path: Path, wanted: Mapping[str, Sequence[str]], *, required: str,
-              hints: Mapping[str, str] | None = None) -> Book:
+def read_book(
+    path: Path, wanted: Mapping[str, Sequence[str]], *, required: str, hints: Mapping[str, str] | None = None
+) -> Book:
     """Read the sheets `wanted` ({name: columns}) of an .xlsx or .csv; raise SheetRejected if unsafe.
 
     A .csv holds the `required` sheet alone. Every column listed is required in its sheet; other
@@ -136,11 +137,23 @@ def read_book(path: Path, wanted: Mapping[str, Sequence[str]], *, required: str,
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise SheetRejected([error(name, f"the file cannot be opened ({exc.strerror})",
-                                   "Check the file name and that the file exists.")]) from exc
+        raise SheetRejected(
+            [
+                error(
+                    name, f"the file cannot be opened ({exc.strerror})", "Check the file name and that the file exists."
+                )
+            ]
+        ) from exc
     if size > MAX_FILE_BYTES:
-        raise SheetRejected([error(name, f"the file is {size / 1e6:.1f} MB, more than {MAX_FILE_BYTES // 1_000_000} MB",
-                                   "Export a fresh file and only edit the text; do not paste images or other sheets.")])
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    f"the file is {size / 1e6:.1f} MB, more than {MAX_FILE_BYTES // 1_000_000} MB",
+                    "Export a fresh file and only edit the text; do not paste images or other sheets.",
+                )
+            ]
+        )
     if size == 0:
         raise SheetRejected([error(name, "the file is empty", "Export a fresh file with the export command.")])
     if path.suffix.lower() == ".csv":
@@ -150,9 +163,16 @@ def read_book(path: Path, wanted: Mapping[str, Sequence[str]], *, required: str,
     if required not in book.tables:
         others = ", ".join(book.sheet_names) or "none"
         hint = next((h for s, h in (hints or {}).items() if s in book.sheet_names), None)
-        raise SheetRejected([error(name, f"the workbook has no sheet named {required} (its sheets: {others})",
-                                   hint or f"Import the file made by the export command, with its sheet {required} "
-                                           "(do not rename it).")])
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    f"the workbook has no sheet named {required} (its sheets: {others})",
+                    hint
+                    or f"Import the file made by the export command, with its sheet {required} (do not rename it).",
+                )
+            ]
+        )
     return book
 
 
@@ -166,12 +186,18 @@ def _read_xlsx(path: Path, wanted: Mapping[str, Sequence[str]]) -> Book:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openpyxl warns about extensions it drops; not our concern
         try:
-            workbook = openpyxl.load_workbook(path, read_only=True, keep_links=False, data_only=False,
-                                              keep_vba=False)
+            workbook = openpyxl.load_workbook(path, read_only=True, keep_links=False, data_only=False, keep_vba=False)
         except Exception as exc:  # any parser failure means "not a workbook we can read"
             log.info("openpyxl could not open %s: %r", name, exc)
-            raise SheetRejected([error(name, "the file cannot be read as an Excel workbook",
-                                       "Save it from Excel or LibreOffice as “Excel Workbook (.xlsx)” and try again.")]) from exc
+            raise SheetRejected(
+                [
+                    error(
+                        name,
+                        "the file cannot be read as an Excel workbook",
+                        "Save it from Excel or LibreOffice as “Excel Workbook (.xlsx)” and try again.",
+                    )
+                ]
+            ) from exc
         try:
             sheet_names = list(workbook.sheetnames)
             tables: dict[str, Table] = {}
@@ -179,14 +205,26 @@ def _read_xlsx(path: Path, wanted: Mapping[str, Sequence[str]]) -> Book:
                 actual = next((s for s in sheet_names if s.strip().casefold() == wanted_name.casefold()), None)
                 if actual is None:
                     continue
-                tables[wanted_name] = _read_rows(workbook[actual].iter_rows(max_col=MAX_COLUMNS),
-                                                 Place(name, actual), columns, problems, cell_problems)
+                tables[wanted_name] = _read_rows(
+                    workbook[actual].iter_rows(max_col=MAX_COLUMNS),
+                    Place(name, actual),
+                    columns,
+                    problems,
+                    cell_problems,
+                )
         except SheetRejected:
             raise
         except Exception as exc:  # a malformed part of the file
             log.info("openpyxl could not read %s: %r", name, exc)
-            raise SheetRejected([error(name, "part of the workbook is damaged and cannot be read",
-                                       "Open it in Excel or LibreOffice, save it as .xlsx again and retry.")]) from exc
+            raise SheetRejected(
+                [
+                    error(
+                        name,
+                        "part of the workbook is damaged and cannot be read",
+                        "Open it in Excel or LibreOffice, save it as .xlsx again and retry.",
+                    )
+                ]
+            ) from exc
         finally:
             workbook.close()
     _raise_if_errors(cell_problems)
@@ -199,41 +237,109 @@ def _check_container(path: Path) -> None:
     with path.open("rb") as handle:
         head = handle.read(8)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise SheetRejected([error(name, "this is an old Excel 97–2003 file (.xls) or another Office format",
-                                   "Save it as “Excel Workbook (.xlsx)” and import that file.")])
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    "this is an old Excel 97–2003 file (.xls) or another Office format",
+                    "Save it as “Excel Workbook (.xlsx)” and import that file.",
+                )
+            ]
+        )
     if not head.startswith(b"PK"):
-        raise SheetRejected([error(name, "this is not an Excel workbook (.xlsx): its content is not a spreadsheet",
-                                   "Import the .xlsx made by the export command, or a .csv file.")])
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    "this is not an Excel workbook (.xlsx): its content is not a spreadsheet",
+                    "Import the .xlsx made by the export command, or a .csv file.",
+                )
+            ]
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
             if len(members) > MAX_ZIP_MEMBERS:
-                raise SheetRejected([error(name, f"the workbook holds {len(members)} parts, far more than a spreadsheet has",
-                                           "Export a fresh file and copy your edits into it.")])
+                raise SheetRejected(
+                    [
+                        error(
+                            name,
+                            f"the workbook holds {len(members)} parts, far more than a spreadsheet has",
+                            "Export a fresh file and copy your edits into it.",
+                        )
+                    ]
+                )
             unzipped = sum(m.file_size for m in members)
             if unzipped > MAX_UNZIPPED_BYTES:
-                raise SheetRejected([error(name, f"once unpacked the workbook would take {unzipped / 1e6:.0f} MB "
-                                                 f"(more than {MAX_UNZIPPED_BYTES // 1_000_000} MB)",
-                                           "This is not an ordinary FAQ file; export a fresh one.")])
+                raise SheetRejected(
+                    [
+                        error(
+                            name,
+                            f"once unpacked the workbook would take {unzipped / 1e6:.0f} MB "
+                            f"(more than {MAX_UNZIPPED_BYTES // 1_000_000} MB)",
+                            "This is not an ordinary FAQ file; export a fresh one.",
+                        )
+                    ]
+                )
             names = {m.filename for m in members}
             if "xl/workbook.xml" not in names:
-                kind = ("a Word document" if "word/document.xml" in names
-                        else "a PowerPoint file" if "ppt/presentation.xml" in names
-                        else "an OpenDocument file" if "mimetype" in names
-                        else "a zip archive")
-                raise SheetRejected([error(name, f"this is {kind}, not an Excel workbook",
-                                           "Import the .xlsx made by the export command (save as “Excel Workbook (.xlsx)”).")])
+                kind = (
+                    "a Word document"
+                    if "word/document.xml" in names
+                    else "a PowerPoint file"
+                    if "ppt/presentation.xml" in names
+                    else "an OpenDocument file"
+                    if "mimetype" in names
+                    else "a zip archive"
+                )
+                raise SheetRejected(
+                    [
+                        error(
+                            name,
+                            f"this is {kind}, not an Excel workbook",
+                            "Import the .xlsx made by the export command (save as “Excel Workbook (.xlsx)”).",
+                        )
+                    ]
+                )
             if any(n.lower().endswith("vbaproject.bin") for n in names):
-                raise SheetRejected([error(name, "the workbook contains macros",
-                                           "Save it as a plain “Excel Workbook (.xlsx)”, without macros.")])
+                raise SheetRejected(
+                    [
+                        error(
+                            name,
+                            "the workbook contains macros",
+                            "Save it as a plain “Excel Workbook (.xlsx)”, without macros.",
+                        )
+                    ]
+                )
             for member in members:
                 if member.filename.endswith((".xml", ".rels", ".vml")) and _declares_entities(archive, member):
-                    raise SheetRejected([error(name, f"the part {member.filename} declares XML entities, which spreadsheets never do",
-                                               "This file was crafted or damaged; export a fresh one.")])
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError,
-            zlib.error) as exc:
-        raise SheetRejected([error(name, "the file is damaged or is not an Excel workbook",
-                                   "Save it from Excel or LibreOffice as “Excel Workbook (.xlsx)”.")]) from exc
+                    raise SheetRejected(
+                        [
+                            error(
+                                name,
+                                f"the part {member.filename} declares XML entities, which spreadsheets never do",
+                                "This file was crafted or damaged; export a fresh one.",
+                            )
+                        ]
+                    )
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        OSError,
+        EOFError,
+        zlib.error,
+    ) as exc:
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    "the file is damaged or is not an Excel workbook",
+                    "Save it from Excel or LibreOffice as “Excel Workbook (.xlsx)”.",
+                )
+            ]
+        ) from exc
 
 
 def _declares_entities(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
@@ -252,29 +358,55 @@ def _read_csv(path: Path, columns: Sequence[str], sheet: str) -> Book:
     name = path.name
     data = path.read_bytes()
     if data.startswith(b"PK") or data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise SheetRejected([error(name, "this is an Excel or Office file with a .csv name",
-                                   "Give it its real extension (.xlsx) or save it as “CSV UTF-8”.")])
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    "this is an Excel or Office file with a .csv name",
+                    "Give it its real extension (.xlsx) or save it as “CSV UTF-8”.",
+                )
+            ]
+        )
     if b"\x00" in data:
-        raise SheetRejected([error(name, "this is not a text file", "Save the sheet as “CSV UTF-8 (comma delimited)”.")])
+        raise SheetRejected(
+            [error(name, "this is not a text file", "Save the sheet as “CSV UTF-8 (comma delimited)”.")]
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SheetRejected([error(name, "the file is not UTF-8 text, so Arabic would be garbled",
-                                   "In Excel use “Save as → CSV UTF-8 (comma delimited)”.")]) from exc
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    "the file is not UTF-8 text, so Arabic would be garbled",
+                    "In Excel use “Save as → CSV UTF-8 (comma delimited)”.",
+                )
+            ]
+        ) from exc
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)  # Excel in French writes ";"
     problems: list[Problem] = []
     cell_problems: list[Problem] = []
     place = Place(name)
     try:
-        records = [[_csv_unescape(v) for v in record]
-                   for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+        records = [
+            [_csv_unescape(v) for v in record]
+            for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        ]
     except csv.Error as exc:
-        raise SheetRejected([error(name, f"the CSV cannot be read ({exc}); a cell may be longer than "
-                                         f"{MAX_CELL_CHARS:,} characters or a quote is unbalanced",
-                                   "Export a fresh file and copy your edits into it.")]) from exc
-    table = _read_rows(([_CsvCell(v) for v in record[:MAX_COLUMNS]] for record in records),
-                       place, columns, problems, cell_problems)
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    f"the CSV cannot be read ({exc}); a cell may be longer than "
+                    f"{MAX_CELL_CHARS:,} characters or a quote is unbalanced",
+                    "Export a fresh file and copy your edits into it.",
+                )
+            ]
+        ) from exc
+    table = _read_rows(
+        ([_CsvCell(v) for v in record[:MAX_COLUMNS]] for record in records), place, columns, problems, cell_problems
+    )
     _raise_if_errors(cell_problems)
     return Book({sheet: table}, [sheet], problems)
 
@@ -293,8 +425,13 @@ def _csv_unescape(text: str) -> str:
     return text[1:] if text.startswith("'") and text[1:].startswith(CSV_ESCAPED) else text
 
 
-def _read_rows(rows: Iterable[Sequence[Any]], place: Place, columns: Sequence[str],
-               problems: list[Problem], cell_problems: list[Problem]) -> Table:
+def _read_rows(
+    rows: Iterable[Sequence[Any]],
+    place: Place,
+    columns: Sequence[str],
+    problems: list[Problem],
+    cell_problems: list[Problem],
+) -> Table:
     """Check every cell (formulas, errors, length, row count) and keep the known columns."""
     header: list[str] = []
     index: dict[int, str] = {}
@@ -302,8 +439,15 @@ def _read_rows(rows: Iterable[Sequence[Any]], place: Place, columns: Sequence[st
     skipped = 0
     for number, cells in enumerate(rows, 1):
         if number > MAX_PHYSICAL_ROWS:
-            raise SheetRejected([error(place.at(), f"the sheet goes on past row {MAX_PHYSICAL_ROWS:,}",
-                                       f"Keep at most {MAX_ROWS:,} rows; delete the rows below them.")])
+            raise SheetRejected(
+                [
+                    error(
+                        place.at(),
+                        f"the sheet goes on past row {MAX_PHYSICAL_ROWS:,}",
+                        f"Keep at most {MAX_ROWS:,} rows; delete the rows below them.",
+                    )
+                ]
+            )
         values: dict[int, Any] = {}
         for col, cell in enumerate(cells):
             value = cell.value
@@ -326,14 +470,28 @@ def _read_rows(rows: Iterable[Sequence[Any]], place: Place, columns: Sequence[st
         if not any(cell_text(v) for v in known.values()):
             continue
         if len(out) >= MAX_ROWS:
-            raise SheetRejected([error(place.at(), f"the sheet has more than {MAX_ROWS:,} rows",
-                                       "This is not an ordinary file made by the export; export a fresh one.")])
+            raise SheetRejected(
+                [
+                    error(
+                        place.at(),
+                        f"the sheet has more than {MAX_ROWS:,} rows",
+                        "This is not an ordinary file made by the export; export a fresh one.",
+                    )
+                ]
+            )
         out.append(Row(number, known))
     if not header:
-        cell_problems.append(error(place.at(1), "the first row should hold the column names and is empty",
-                                   "Export a fresh file and copy your edits into it."))
+        cell_problems.append(
+            error(
+                place.at(1),
+                "the first row should hold the column names and is empty",
+                "Export a fresh file and copy your edits into it.",
+            )
+        )
     if skipped:
-        cell_problems.append(error(place.at(), f"… and {skipped} more cells with problems", "Fix the cells above first."))
+        cell_problems.append(
+            error(place.at(), f"… and {skipped} more cells with problems", "Fix the cells above first.")
+        )
     return Table(place, header, out)
 
 
@@ -351,35 +509,50 @@ def _cell_problem(place: Place, row: int, column: str, value: Any, data_type: st
     if data_type == "e":
         return error(where, f"the cell shows an error ({value})", "Type the text itself instead.")
     if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-        return error(where, f"the cell has {len(value):,} characters (at most {MAX_CELL_CHARS:,})",
-                     "Shorten the text: an answer is read on a phone.")
+        return error(
+            where,
+            f"the cell has {len(value):,} characters (at most {MAX_CELL_CHARS:,})",
+            "Shorten the text: an answer is read on a phone.",
+        )
     if not isinstance(value, (str, int, float, bool, dt.date, dt.time)):
         return error(where, "the cell holds something other than text", "Type the text itself.")
     return None
 
 
-def _header_index(header: list[str], place: Place, columns: Sequence[str], problems: list[Problem],
-                  cell_problems: list[Problem]) -> dict[int, str]:
+def _header_index(
+    header: list[str], place: Place, columns: Sequence[str], problems: list[Problem], cell_problems: list[Problem]
+) -> dict[int, str]:
     index: dict[int, str] = {}
     seen: dict[str, int] = {}
     for col, name in enumerate(header):
         if not name:
             continue
         if name not in columns:
-            problems.append(warning(place.at(1, name), f"the column {name!r} is not known; it was ignored",
-                                    f"Only these columns are read: {', '.join(columns)}."))
+            problems.append(
+                warning(
+                    place.at(1, name),
+                    f"the column {name!r} is not known; it was ignored",
+                    f"Only these columns are read: {', '.join(columns)}.",
+                )
+            )
             continue
         if name in seen:
-            cell_problems.append(error(place.at(1, name), f"the column {name} appears twice",
-                                       "Keep one column of each name."))
+            cell_problems.append(
+                error(place.at(1, name), f"the column {name} appears twice", "Keep one column of each name.")
+            )
             continue
         seen[name] = col
         index[col] = name
     missing = [c for c in columns if c not in seen]
     if missing and header:
         plural = "s are" if len(missing) > 1 else " is"
-        cell_problems.append(error(place.at(1), f"the column{plural} missing: {', '.join(missing)}",
-                                   "Do not delete or rename columns; export a fresh file and copy your edits into it."))
+        cell_problems.append(
+            error(
+                place.at(1),
+                f"the column{plural} missing: {', '.join(missing)}",
+                "Do not delete or rename columns; export a fresh file and copy your edits into it.",
+            )
+        )
     return index
 
 
@@ -419,7 +592,6 @@ def is_web_address(text: str) -> bool:
 
 def has_arabic(text: str) -> bool:
     return bool(_ARABIC.search(text))
-
 
 
 def extra_texts(mapping: Mapping[str, str]) -> dict[str, str]:

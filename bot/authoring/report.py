@@ -92,8 +92,11 @@ class ImportReport:
         elif self.applied:
             parts.append("written: " + ", ".join(self._shown(p) for p in self.changed_files))
         elif self.writes:
-            parts.append("would write: " + ", ".join(self._shown(p) for p in self.changed_files)
-                         + " (import again with apply to write them)")
+            parts.append(
+                "would write: "
+                + ", ".join(self._shown(p) for p in self.changed_files)
+                + " (import again with apply to write them)"
+            )
         return "\n\n".join(parts)
 
     def apply(self) -> list[Path]:
@@ -102,9 +105,13 @@ class ImportReport:
             return []
         moved = [p for p, before in self._before.items() if _read_or_none(p) != before]
         if moved:
-            self.problems.append(error(", ".join(self._shown(p) for p in moved),
-                                       "changed on disk while the import was running; nothing was written",
-                                       "Import the file again."))
+            self.problems.append(
+                error(
+                    ", ".join(self._shown(p) for p in moved),
+                    "changed on disk while the import was running; nothing was written",
+                    "Import the file again.",
+                )
+            )
             return []
         write_atomically(self.writes)
         self.applied = True
@@ -211,14 +218,23 @@ def decide(mine: str, current: str | None, exported: str | None) -> Decision:
 
 def decision_problem(decision: Decision, where: str, what: str, file: str) -> Problem | None:
     if decision == "keep":
-        return warning(where, f"{what} was changed in {file} since this file was exported and not in the sheet; "
-                              "the newer version in the project was kept", "Nothing to do.")
+        return warning(
+            where,
+            f"{what} was changed in {file} since this file was exported and not in the sheet; "
+            "the newer version in the project was kept",
+            "Nothing to do.",
+        )
     if decision == "gone":
-        return warning(where, f"{what} was removed from {file} since this file was exported; it was not re-created",
-                       "Nothing to do, unless you want it back: then edit its row in a fresh export.")
+        return warning(
+            where,
+            f"{what} was removed from {file} since this file was exported; it was not re-created",
+            "Nothing to do, unless you want it back: then edit its row in a fresh export.",
+        )
     if decision == "conflict":
-        return error(where, f"{what} was changed both in this sheet and in {file} since the export, "
-                            "so importing would undo the other change",
-                     "Export a fresh file, redo your edit of this item there, and import that file.")
+        return error(
+            where,
+            f"{what} was changed both in this sheet and in {file} since the export, "
+            "so importing would undo the other change",
+            "Export a fresh file, redo your edit of this item there, and import that file.",
+        )
     return None
-

@@ -84,15 +84,25 @@ def source_problems(source: Source, today: dt.date) -> list[tuple[Level, str, st
     if not _is_web_address(source.url):
         out.append(("error", f"{source.url!r} is not a web address", "Use a full address starting with https://."))
     if not source.published:
-        out.append(("error", "the date the source was published is missing",
-                    "Add `published:` as the page shows it (YYYY-MM-DD, YYYY-MM or YYYY), or `undated` if it shows none."))
+        out.append(
+            (
+                "error",
+                "the date the source was published is missing",
+                "Add `published:` as the page shows it (YYYY-MM-DD, YYYY-MM or YYYY), or `undated` if it shows none.",
+            )
+        )
     elif not source.published_ok():
-        out.append(("error", f"{source.published!r} is not a publication date",
-                    "Write YYYY-MM-DD, YYYY-MM, YYYY or undated."))
+        out.append(
+            ("error", f"{source.published!r} is not a publication date", "Write YYYY-MM-DD, YYYY-MM, YYYY or undated.")
+        )
     elif source.year and source.year > today.year:
-        out.append(("error", f"the publication date {source.published} is in the future", "Write the date the page shows."))
+        out.append(
+            ("error", f"the publication date {source.published} is in the future", "Write the date the page shows.")
+        )
     if source.read is None:
-        out.append(("error", "the date the source was read is missing", "Add `read:` YYYY-MM-DD, the day you read the page."))
+        out.append(
+            ("error", "the date the source was read is missing", "Add `read:` YYYY-MM-DD, the day you read the page.")
+        )
     elif source.read > today:
         out.append(("error", f"the reading date {source.read} is in the future", "Write the day you actually read it."))
     return out
@@ -108,18 +118,32 @@ def first_contact_line(topic: Topic, contacts: Mapping[str, Contact], lang: str)
     return None
 
 
-def validate_contacts(contacts: Mapping[str, Contact], today: dt.date, where: str = "content/contacts.yml") -> list[Problem]:
+def validate_contacts(
+    contacts: Mapping[str, Contact], today: dt.date, where: str = "content/contacts.yml"
+) -> list[Problem]:
     """Every contact says how to reach it and where its details come from, with dates."""
     problems: list[Problem] = []
     for cid in sorted(contacts):
         contact = contacts[cid]
         at = f"{where}, {cid}"
         if not contact.reachable():
-            problems.append(Problem("error", at, "no phone, WhatsApp, e-mail, address or `reach` text",
-                                    "Give the way to reach it, or a `reach` text saying the way that works."))
+            problems.append(
+                Problem(
+                    "error",
+                    at,
+                    "no phone, WhatsApp, e-mail, address or `reach` text",
+                    "Give the way to reach it, or a `reach` text saying the way that works.",
+                )
+            )
         if contact.source is None:
-            problems.append(Problem("error", at + " › source", "no source",
-                                    "Add `source: {url, published, read}`: where these details come from."))
+            problems.append(
+                Problem(
+                    "error",
+                    at + " › source",
+                    "no source",
+                    "Add `source: {url, published, read}`: where these details come from.",
+                )
+            )
         else:
             for level, message, fix in source_problems(contact.source, today):
                 problems.append(Problem(level, at + " › source", message, fix))
@@ -146,11 +170,23 @@ def validate(
 
     if required_topics is not None:
         for missing in sorted(set(required_topics) - set(topics)):
-            problems.append(Problem("error", f"faq/{missing}.yml", f"the topic {missing!r} required by topics.yml is missing",
-                                    "Restore the topic file (topic ids are a contract)."))
+            problems.append(
+                Problem(
+                    "error",
+                    f"faq/{missing}.yml",
+                    f"the topic {missing!r} required by topics.yml is missing",
+                    "Restore the topic file (topic ids are a contract).",
+                )
+            )
     for topic_id in sorted(set(menu_topics) - set(topics)):
-        problems.append(Problem("error", "content/menu.yml", f"the menu lists an unknown topic {topic_id!r}",
-                                "Remove it from the menu or add faq/<id>.yml."))
+        problems.append(
+            Problem(
+                "error",
+                "content/menu.yml",
+                f"the menu lists an unknown topic {topic_id!r}",
+                "Remove it from the menu or add faq/<id>.yml.",
+            )
+        )
     return sorted(problems, key=lambda p: (p.level != "error", p.where))
 
 
@@ -158,8 +194,13 @@ def validate(
 _Add = Callable[[Level, tuple[str, ...], str, str], None]
 
 
-def _topic_problems(topic: Topic, at: Locator, contacts: Mapping[str, Contact], today: dt.date,
-                    seen_questions: dict[str, tuple[str, str]]) -> list[Problem]:
+def _topic_problems(
+    topic: Topic,
+    at: Locator,
+    contacts: Mapping[str, Contact],
+    today: dt.date,
+    seen_questions: dict[str, tuple[str, str]],
+) -> list[Problem]:
     """The problems of one topic, each at the place `at` gives its field; `seen_questions` (question
     -> topic and language) spots a question asked under two topics."""
     problems: list[Problem] = []
@@ -181,11 +222,19 @@ def _topic_problems(topic: Topic, at: Locator, contacts: Mapping[str, Contact], 
 def _check_identity(topic: Topic, add: _Add) -> None:
     """The id is valid, matches the file name, and the family is known."""
     if not _TOPIC_ID.match(topic.id):
-        add("error", ("id",), f"the topic id {topic.id!r} is not valid",
-            "Use lowercase letters, digits and _ only, e.g. health_access.")
+        add(
+            "error",
+            ("id",),
+            f"the topic id {topic.id!r} is not valid",
+            "Use lowercase letters, digits and _ only, e.g. health_access.",
+        )
     if topic.path is not None and topic.path.suffix == ".yml" and topic.path.stem != topic.id:
-        add("error", ("id",), f"the id {topic.id!r} differs from the file name {topic.path.stem!r}",
-            "Rename the file or change the id so they match.")
+        add(
+            "error",
+            ("id",),
+            f"the id {topic.id!r} differs from the file name {topic.path.stem!r}",
+            "Rename the file or change the id so they match.",
+        )
     if topic.family not in FAMILIES:
         add("error", ("family",), f"unknown family {topic.family!r}", f"Use one of: {', '.join(FAMILIES)}.")
 
@@ -197,8 +246,12 @@ def _check_titles(topic: Topic, add: _Add) -> None:
         if not title:
             add("error", ("title", lang), f"the {lang} title is missing", "Write a short menu label (≤ 30 characters).")
         elif len(title) > MAX_TITLE_CHARS:
-            add("warning", ("title", lang), f"the title has {len(title)} characters",
-                f"Shorten it to {MAX_TITLE_CHARS} or fewer so it fits on a button.")
+            add(
+                "warning",
+                ("title", lang),
+                f"the title has {len(title)} characters",
+                f"Shorten it to {MAX_TITLE_CHARS} or fewer so it fits on a button.",
+            )
 
 
 def _check_answers(topic: Topic, contacts: Mapping[str, Contact], add: _Add) -> None:
@@ -207,21 +260,31 @@ def _check_answers(topic: Topic, contacts: Mapping[str, Contact], add: _Add) -> 
         answer = topic.answer.get(lang, "")
         if not answer.strip():
             level: Level = "warning" if lang == "en" else "error"
-            add(level, ("answer", lang), f"the {lang} answer is missing (missing translation)",
-                "Write the answer in this language" + (" (users then see the French one)." if lang == "en" else "."))
+            add(
+                level,
+                ("answer", lang),
+                f"the {lang} answer is missing (missing translation)",
+                "Write the answer in this language" + (" (users then see the French one)." if lang == "en" else "."),
+            )
             continue
         pages = split_pages(answer)
         first_line = first_contact_line(topic, contacts, lang)
         first = len(pages[0]) + (len(first_line) + 2 if first_line else 0) if pages else 0
         if first > MAX_FIRST_PAGE_CHARS:
-            add("error", ("answer", lang),
+            add(
+                "error",
+                ("answer", lang),
                 f"the first page has {first} characters with the contact line, more than {MAX_FIRST_PAGE_CHARS}",
-                "Keep only what to do now and who to call on the first page; move details after a line ---.")
+                "Keep only what to do now and who to call on the first page; move details after a line ---.",
+            )
         for number, page in enumerate(pages, 1):
             if len(page) > MAX_PAGE_CHARS:
-                add("error", ("answer", lang),
+                add(
+                    "error",
+                    ("answer", lang),
                     f"page {number} has {len(page)} characters, too long for one phone screen",
-                    f"Shorten it or start a new page with a line containing only --- (max {MAX_PAGE_CHARS} per page).")
+                    f"Shorten it or start a new page with a line containing only --- (max {MAX_PAGE_CHARS} per page).",
+                )
 
 
 def _check_scripts(topic: Topic, add: _Add) -> None:
@@ -229,8 +292,12 @@ def _check_scripts(topic: Topic, add: _Add) -> None:
     for lang in ("ar", "ary"):
         text = topic.answer.get(lang, "")
         if text and not _ARABIC.search(text):
-            add("error", ("answer", lang), "this Arabic answer contains no Arabic letters",
-                "Write it in Arabic script, not in Latin letters.")
+            add(
+                "error",
+                ("answer", lang),
+                "this Arabic answer contains no Arabic letters",
+                "Write it in Arabic script, not in Latin letters.",
+            )
     if topic.title.get("ar") and not _ARABIC.search(topic.title["ar"]):
         add("error", ("title", "ar"), "the Arabic title contains no Arabic letters", "Write it in Arabic script.")
     if topic.answer.get("fr") and _ARABIC.search(topic.answer["fr"]) and not _LATIN.search(topic.answer["fr"]):
@@ -245,26 +312,46 @@ def _check_sources_and_dates(topic: Topic, today: dt.date, add: _Add) -> None:
         for level, message, fix in source_problems(source, today):
             add(level, ("sources", str(number)), message, fix)
     if topic.last_checked is None:
-        add("error", ("last_checked",), "the date it was last checked is missing",
-            "Write the date you compared the answer with its sources, as YYYY-MM-DD.")
+        add(
+            "error",
+            ("last_checked",),
+            "the date it was last checked is missing",
+            "Write the date you compared the answer with its sources, as YYYY-MM-DD.",
+        )
     elif topic.last_checked > today:
-        add("error", ("last_checked",), f"the date {topic.last_checked} is in the future",
-            "Write the date the answer was actually checked (today or earlier).")
+        add(
+            "error",
+            ("last_checked",),
+            f"the date {topic.last_checked} is in the future",
+            "Write the date the answer was actually checked (today or earlier).",
+        )
     elif (today - topic.last_checked).days > STALE_AFTER_DAYS:
-        add("warning", ("last_checked",), f"last checked {(today - topic.last_checked).days} days ago",
-            "Compare the answer with its sources again and update the date.")
+        add(
+            "warning",
+            ("last_checked",),
+            f"last checked {(today - topic.last_checked).days} days ago",
+            "Compare the answer with its sources again and update the date.",
+        )
 
 
 def _check_contacts(topic: Topic, contacts: Mapping[str, Contact], add: _Add) -> None:
     """Every contact the topic names exists and can be reached."""
     for number, contact_id in enumerate(topic.contacts, 1):
         if contact_id not in contacts:
-            add("error", ("contacts", str(number)), f"unknown contact {contact_id!r}",
-                "Use an id from content/contacts.yml or add the contact there first.")
+            add(
+                "error",
+                ("contacts", str(number)),
+                f"unknown contact {contact_id!r}",
+                "Use an id from content/contacts.yml or add the contact there first.",
+            )
         elif not contacts[contact_id].reachable():
-            add("error", ("contacts", str(number)), f"the contact {contact_id!r} has no way to reach it",
+            add(
+                "error",
+                ("contacts", str(number)),
+                f"the contact {contact_id!r} has no way to reach it",
                 "In content/contacts.yml give it a phone, WhatsApp, e-mail or address, or a `reach` text "
-                "saying the way that works.")
+                "saying the way that works.",
+            )
 
 
 def _check_questions(topic: Topic, seen_questions: dict[str, tuple[str, str]], add: _Add) -> None:
@@ -272,21 +359,33 @@ def _check_questions(topic: Topic, seen_questions: dict[str, tuple[str, str]], a
     for lang in QUESTION_LANGS:
         questions = topic.questions.get(lang, ())
         if len(questions) < MIN_QUESTIONS[lang]:
-            add("warning", ("questions", lang), f"only {len(questions)} example questions",
-                f"Add more ways people ask this (at least {MIN_QUESTIONS[lang]}) so the assistant understands them.")
+            add(
+                "warning",
+                ("questions", lang),
+                f"only {len(questions)} example questions",
+                f"Add more ways people ask this (at least {MIN_QUESTIONS[lang]}) so the assistant understands them.",
+            )
         if lang in ("ar", "ary_arab"):
             latin_only = [q for q in questions if not _ARABIC.search(q)]
             if latin_only:
-                add("error", ("questions", lang), f"{len(latin_only)} question(s) without Arabic letters, e.g. {latin_only[0]!r}",
-                    "Move Latin-script Darija to ary_latn; write Arabic in Arabic script.")
+                add(
+                    "error",
+                    ("questions", lang),
+                    f"{len(latin_only)} question(s) without Arabic letters, e.g. {latin_only[0]!r}",
+                    "Move Latin-script Darija to ary_latn; write Arabic in Arabic script.",
+                )
         for question in questions:
             key = normalise_question(question)
             if not key:
                 continue
             other = seen_questions.get(key)
             if other and other[0] != topic.id:
-                add("error", ("questions", lang), f"the question {question!r} is also under {other[0]}",
-                    "Keep each question under one topic only, or the assistant cannot tell them apart.")
+                add(
+                    "error",
+                    ("questions", lang),
+                    f"the question {question!r} is also under {other[0]}",
+                    "Keep each question under one topic only, or the assistant cannot tell them apart.",
+                )
             else:
                 seen_questions[key] = (topic.id, lang)
 
@@ -296,7 +395,12 @@ def _check_formulas(topic: Topic, add: _Add) -> None:
     for field_name, mapping in (("title", topic.title), ("answer", topic.answer), ("caution", topic.caution)):
         for lang, text in mapping.items():
             if text.lstrip().startswith(("=", "+", "@")) and field_name != "answer":
-                add("error", (field_name, lang), "the text starts like a spreadsheet formula", "Remove the leading = + or @.")
+                add(
+                    "error",
+                    (field_name, lang),
+                    "the text starts like a spreadsheet formula",
+                    "Remove the leading = + or @.",
+                )
 
 
 def validate_library(root: Path, *, today: dt.date | None = None) -> list[Problem]:
@@ -309,8 +413,14 @@ def validate_library(root: Path, *, today: dt.date | None = None) -> list[Proble
         contacts = lib.contacts()
         menu = lib.menu()
     except ContentError as exc:
-        return [Problem("error", str(exc).split(":", 1)[0], "the file cannot be read: " + str(exc).split(":", 1)[-1].strip(),
-                        "Fix the YAML syntax (indentation, quotes) at the place shown.")]
+        return [
+            Problem(
+                "error",
+                str(exc).split(":", 1)[0],
+                "the file cannot be read: " + str(exc).split(":", 1)[-1].strip(),
+                "Fix the YAML syntax (indentation, quotes) at the place shown.",
+            )
+        ]
     menu_topics = [t for family in (menu.get("families") or {}).values() for t in family.get("topics") or []]
     problems = validate(
         topics,

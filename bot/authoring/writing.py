@@ -67,8 +67,7 @@ def _is_short_flat(values: Iterable[Any], limit: int) -> bool:
 
 
 def _represent_list(dumper: _SheetDumper, data: list[Any]) -> yaml.SequenceNode:
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data,
-                                     flow_style=_is_short_flat(data, dumper.flow_limit))
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=_is_short_flat(data, dumper.flow_limit))
 
 
 def _represent_dict(dumper: _SheetDumper, data: dict[Any, Any]) -> yaml.MappingNode:
@@ -114,10 +113,18 @@ def new_workbook() -> Any:
     return workbook
 
 
-def add_table(workbook: Any, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *,
-              widths: Mapping[str, int], rtl: Callable[[Sequence[str], str], bool],
-              dropdowns: Mapping[str, Sequence[str]] | None = None, freeze: str = "B2",
-              band_by: str | None = None) -> Any:
+def add_table(
+    workbook: Any,
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    widths: Mapping[str, int],
+    rtl: Callable[[Sequence[str], str], bool],
+    dropdowns: Mapping[str, Sequence[str]] | None = None,
+    freeze: str = "B2",
+    band_by: str | None = None,
+) -> Any:
     """A sheet with a bold frozen header, wrapped text cells, right-to-left Arabic, dropdowns."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -156,9 +163,14 @@ def add_table(workbook: Any, title: str, columns: Sequence[str], rows: Sequence[
         sheet.column_dimensions[letter].number_format = "@"  # typed dates and phone numbers stay text
     for column, choices in (dropdowns or {}).items():
         letter = get_column_letter(columns.index(column) + 1)
-        validation = DataValidation(type="list", formula1='"' + ",".join(choices) + '"', allow_blank=True,
-                                    showErrorMessage=True, errorTitle=column,
-                                    error="Choose one of: " + ", ".join(choices))
+        validation = DataValidation(
+            type="list",
+            formula1='"' + ",".join(choices) + '"',
+            allow_blank=True,
+            showErrorMessage=True,
+            errorTitle=column,
+            error="Choose one of: " + ", ".join(choices),
+        )
         validation.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
         sheet.add_data_validation(validation)
     sheet.freeze_panes = freeze
@@ -285,8 +297,7 @@ def _rewrite_entry(block: _Block, old: Any, new: Any) -> str:
             out.append(fields[str(key)])
         else:
             dumped = dump_entry(_BlockDict({key: value}), style="contacts")
-            out.append("".join("  " + line if line.strip() else line
-                               for line in dumped.splitlines(keepends=True)))
+            out.append("".join("  " + line if line.strip() else line for line in dumped.splitlines(keepends=True)))
     return "".join(out)
 
 
@@ -326,4 +337,3 @@ def comment_head(text: str) -> str:
         else:
             break
     return "".join(lines)
-

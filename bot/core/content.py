@@ -82,11 +82,17 @@ class Source:
             published = value.get("published")
             if isinstance(published, (dt.date, dt.datetime)):
                 published = published.isoformat()[:10]
-            return cls(url=str(value.get("url") or "").strip(),
-                       published=_str_or_none(published), read=_date_or_none(value.get("read")))
+            return cls(
+                url=str(value.get("url") or "").strip(),
+                published=_str_or_none(published),
+                read=_date_or_none(value.get("read")),
+            )
         parts = [part.strip() for part in str(value).split("|")]
-        return cls(url=parts[0], published=(parts[1] or None) if len(parts) > 1 else None,
-                   read=_date_or_none(parts[2]) if len(parts) > 2 else None)
+        return cls(
+            url=parts[0],
+            published=(parts[1] or None) if len(parts) > 1 else None,
+            read=_date_or_none(parts[2]) if len(parts) > 2 else None,
+        )
 
     @property
     def undated(self) -> bool:
@@ -145,9 +151,13 @@ class Office:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Office:
-        return cls(city=str(raw.get("city") or ""), phone=_str_or_none(raw.get("phone")),
-                   whatsapp=_str_or_none(raw.get("whatsapp")), address=lang_map(raw.get("address")),
-                   hours=lang_map(raw.get("hours")))
+        return cls(
+            city=str(raw.get("city") or ""),
+            phone=_str_or_none(raw.get("phone")),
+            whatsapp=_str_or_none(raw.get("whatsapp")),
+            address=lang_map(raw.get("address")),
+            hours=lang_map(raw.get("hours")),
+        )
 
 
 @dataclass(frozen=True)
@@ -194,8 +204,14 @@ class Contact:
 
     def reachable(self) -> bool:
         """A person can reach it: a number, an e-mail, an address, or a sentence saying how."""
-        return bool(self.phone or self.whatsapp or self.email or self.address or self.reach
-                    or any(o.phone or o.whatsapp or o.address for o in self.offices))
+        return bool(
+            self.phone
+            or self.whatsapp
+            or self.email
+            or self.address
+            or self.reach
+            or any(o.phone or o.whatsapp or o.address for o in self.offices)
+        )
 
 
 @dataclass(frozen=True)
@@ -220,8 +236,7 @@ class Topic:
             title=lang_map(raw.get("title")),
             answer=lang_map(raw.get("answer")),
             questions={
-                str(lang): tuple(str(q) for q in items or () if q is not None)
-                for lang, items in questions.items()
+                str(lang): tuple(str(q) for q in items or () if q is not None) for lang, items in questions.items()
             },
             sources=tuple(Source.parse(s) for s in raw.get("sources") or ()),
             contacts=tuple(str(c) for c in raw.get("contacts") or ()),
@@ -428,8 +443,12 @@ class Library:
             days, operator_env = 30, None
         hotline = load_yaml(self.content_dir / "hotline.yml") or {}
         names = hotline.get("operator") or {}
-        operator = operator_env or (names.get(lang) if isinstance(names, Mapping) else None) or (
-            names.get("fr") if isinstance(names, Mapping) else None) or "Dalil"
+        operator = (
+            operator_env
+            or (names.get(lang) if isinstance(names, Mapping) else None)
+            or (names.get("fr") if isinstance(names, Mapping) else None)
+            or "Dalil"
+        )
         return text.replace("{operator}", str(operator)).replace("{retention_days}", str(days))
 
     def first_contact_line(self, topic: Topic, lang: str) -> str | None:

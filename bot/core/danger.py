@@ -46,8 +46,12 @@ class DangerWords:
             for items in (languages or {}).values():
                 phrases.extend(str(p) for p in items or ())
         distress = frozenset(fold(str(p)) for items in (raw.get("distress") or {}).values() for p in items or ())
-        return cls(PhraseIndex(by_kind), PhraseIndex({"if": raw.get("if_words") or []}), distress,
-                   tuple(str(k) for k in kinds_raw))
+        return cls(
+            PhraseIndex(by_kind),
+            PhraseIndex({"if": raw.get("if_words") or []}),
+            distress,
+            tuple(str(k) for k in kinds_raw),
+        )
 
     def kinds(self, text: str) -> list[str]:
         """The kinds of danger named in the text, not put as a hypothesis, in order of appearance."""
@@ -66,7 +70,10 @@ class DangerWords:
         if stripped and all(ch in _SAD for ch in stripped):
             return True
         folded = fold(text)
-        return bool(folded) and (folded in self.distress or re.sub(r"\s+(svp|stp|please|pls|3afak|عافاك|عافاكم)$", "", folded) in self.distress)
+        return bool(folded) and (
+            folded in self.distress
+            or re.sub(r"\s+(svp|stp|please|pls|3afak|عافاك|عافاكم)$", "", folded) in self.distress
+        )
 
 
 @lru_cache(maxsize=4)

@@ -39,7 +39,9 @@ class PhraseIndex:
             alternation = "|".join(_regex(p) for p in sorted(self._label, key=len, reverse=True))
             # Arabic glues "and" to the next word ("وما بقاش كيتنفس"): a phrase in Arabic letters
             # also matches after a joined و. The phrase itself is group 1.
-            self._pattern: re.Pattern[str] | None = re.compile(rf"(?<!\w)(?:و(?=[\u0621-\u064A]))?({alternation})(?!\w)")
+            self._pattern: re.Pattern[str] | None = re.compile(
+                rf"(?<!\w)(?:و(?=[\u0621-\u064A]))?({alternation})(?!\w)"
+            )
         else:
             self._pattern = None
 

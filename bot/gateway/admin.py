@@ -84,12 +84,22 @@ class Admin:
 
     async def _run_cli(self, user: User, command: str, lang: str) -> None:
         dalil = Path(sys.executable).with_name("dalil")
-        argv = [str(dalil), "faq", command, "--json"] if dalil.exists() else [sys.executable, "-m", "bot.ops.cli", "faq", command, "--json"]
+        argv = (
+            [str(dalil), "faq", command, "--json"]
+            if dalil.exists()
+            else [sys.executable, "-m", "bot.ops.cli", "faq", command, "--json"]
+        )
         try:
-            proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+            )
             out, _ = await proc.communicate()
             result = json.loads(out.decode().strip().splitlines()[-1])
-            text = self._t("admin_result_ok" if result.get("ok") else "admin_result_failed", lang) + "\n\n" + "\n".join(result.get("lines") or [])
+            text = (
+                self._t("admin_result_ok" if result.get("ok") else "admin_result_failed", lang)
+                + "\n\n"
+                + "\n".join(result.get("lines") or [])
+            )
         except (OSError, ValueError, IndexError) as exc:
             log.error("admin %s failed: %s", command, exc)
             text = self._t("admin_result_failed", lang)

@@ -77,7 +77,13 @@ async def build_core(
 
     flood = FloodGuard(settings.flood_burst, settings.flood_window, settings.flood_pace)
     runner = Runner(
-        store, engine, transport, ack_after=settings.ack_after, sweep=sweep, on_purge=purge, flood=flood,
+        store,
+        engine,
+        transport,
+        ack_after=settings.ack_after,
+        sweep=sweep,
+        on_purge=purge,
+        flood=flood,
         leases=not is_sqlite(settings.database_url),
     )
     runner.every(3600.0, privacy.apply_retention)
@@ -92,7 +98,9 @@ async def build_core(
 
         async def close_idle_handoffs() -> None:
             for idle in await handoff.idle_handoffs():
-                await runner.submit(idle.user_id, None, None, "system", data={"event": "handoff_idle", "handoff_id": idle.id})
+                await runner.submit(
+                    idle.user_id, None, None, "system", data={"event": "handoff_idle", "handoff_id": idle.id}
+                )
 
         runner.every(30.0, close_idle_handoffs)
     return Core(http=http, store=store, rasa=rasa, engine=engine, runner=runner, tracker=tracker)
@@ -120,7 +128,9 @@ async def _terminal_health(settings: Settings, core: Core) -> HealthServer | Non
     if not settings.health_port:
         return None
     started = time.monotonic()
-    health = HealthServer(lambda: gateway_health(core.store, core.rasa, "terminal", started), "127.0.0.1", settings.health_port)
+    health = HealthServer(
+        lambda: gateway_health(core.store, core.rasa, "terminal", started), "127.0.0.1", settings.health_port
+    )
     try:
         await health.start()
     except OSError as exc:  # another chat or gateway holds the port: the chat works without it
@@ -162,13 +172,20 @@ def run_telegram(settings: Settings) -> None:
         state["core"] = core
         if settings.health_port:
             mode, started = ("webhook" if settings.webhook_url else "polling"), time.monotonic()
-            health = HealthServer(lambda: gateway_health(core.store, core.rasa, mode, started), "127.0.0.1", settings.health_port)
+            health = HealthServer(
+                lambda: gateway_health(core.store, core.rasa, mode, started), "127.0.0.1", settings.health_port
+            )
             await health.start()
             state["health"] = health
         add_handlers(
             application,
-            Handlers(core.runner, secret, hotline_chat_id=settings.hotline_chat_id, handoff=core.engine.handoff,
-                     admin_ids=settings.admin_user_ids),
+            Handlers(
+                core.runner,
+                secret,
+                hotline_chat_id=settings.hotline_chat_id,
+                handoff=core.engine.handoff,
+                admin_ids=settings.admin_user_ids,
+            ),
         )
         await core.runner.start()
         log.info("gateway ready (%s)", "webhook" if settings.webhook_url else "polling")

@@ -40,8 +40,8 @@ from bot.storage.store import Handoff, InboxItem, Store, User
 
 log = logging.getLogger(__name__)
 
-MAX_NLU_CHARS = 1200       # longer messages are cut for the model (the danger check sees all)
-MAX_MESSAGE_CHARS = 3900   # Telegram allows 4096; keep room for the bidi marks
+MAX_NLU_CHARS = 1200  # longer messages are cut for the model (the danger check sees all)
+MAX_MESSAGE_CHARS = 3900  # Telegram allows 4096; keep room for the bidi marks
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z0-9_/]+)(?P<entities>\{.*\})?$", re.S)
 
 Body = dict[str, Any]
@@ -209,7 +209,10 @@ class Engine:
     async def _distress(self, user: User, lang: str, darija: bool) -> list[Body]:
         """Only distress ("😭", "je suis perdu"): a kind word, the lines for danger, a person, the menu."""
         buttons = [
-            {"title": self.library.text("button_yes_person", lang, darija), "data": {"t": "payload", "payload": '/request_human{"reason":"request"}'}},
+            {
+                "title": self.library.text("button_yes_person", lang, darija),
+                "data": {"t": "payload", "payload": '/request_human{"reason":"request"}'},
+            },
             {"title": self.library.text("button_menu", lang, darija), "data": {"t": "payload", "payload": "/help"}},
         ]
         return await self._paged(user, [urgent_reply(self.library, ["distress"], lang, darija)], buttons, lang)
@@ -313,9 +316,13 @@ class Engine:
         lang = self.reply_language(user)
         data = item.data
         if item.kind == "staff_message":
-            return await self.handoff.from_staff(user, int(data["message_id"]), int(data["staff_id"]), str(data.get("staff_name", "")))
+            return await self.handoff.from_staff(
+                user, int(data["message_id"]), int(data["staff_id"]), str(data.get("staff_name", ""))
+            )
         if item.kind == "staff_action" and data.get("action") in STAFF_ACTIONS:
-            return await self.handoff.staff_action(user, str(data["action"]), int(data["staff_id"]), str(data.get("staff_name", "")), lang)
+            return await self.handoff.staff_action(
+                user, str(data["action"]), int(data["staff_id"]), str(data.get("staff_name", "")), lang
+            )
         if item.kind == "system" and data.get("event") == "handoff_idle":
             return await self.handoff.close_if_idle(user, int(data["handoff_id"]), lang)
         return []
@@ -327,8 +334,10 @@ class Engine:
         no = await self.store.callback_add(user.id, {"t": "forget", "yes": False})
         return {
             "text": self.library.text("forget_question", lang),
-            "buttons": [[{"text": self.library.text("forget_yes", lang), "token": yes}],
-                        [{"text": self.library.text("forget_no", lang), "token": no}]],
+            "buttons": [
+                [{"text": self.library.text("forget_yes", lang), "token": yes}],
+                [{"text": self.library.text("forget_no", lang), "token": no}],
+            ],
             "lang": lang,
         }
 
@@ -387,7 +396,12 @@ class Engine:
                 data["then"] = then
             if start:
                 data["start"] = True
-            row.append({"text": self.library.text(f"language_name_{lang}", lang), "token": await self.store.callback_add(user.id, data)})
+            row.append(
+                {
+                    "text": self.library.text(f"language_name_{lang}", lang),
+                    "token": await self.store.callback_add(user.id, data),
+                }
+            )
         return {"text": self.library.text(key, "fr"), "buttons": [row], "lang": "fr"}
 
     async def _render(self, user: User, messages: list[dict[str, Any]], lang: str, bodies: list[Body]) -> list[Body]:

@@ -235,7 +235,9 @@ class HandoffService:
                 parse = event.get("parse_data") or {}
                 intent = (parse.get("intent") or {}).get("name")
                 if intent == "faq":
-                    key = (((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}).get("intent_response_key")
+                    key = (((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}).get(
+                        "intent_response_key"
+                    )
                     intent = key or intent
                 if intent and intent not in ("request_human", "nlu_fallback"):
                     topic = intent
@@ -253,24 +255,30 @@ class HandoffService:
         if handoff.urgent:
             parts.append(f"<b>{esc(self._staff('staff_card_urgent'))}</b>")
         parts.append(f"<b>{esc(self._staff('staff_card_header', label=user_label(user.id)))}</b>")
-        parts.append(esc(self._staff(
-            "staff_card_details",
-            language=language,
-            reason=self._staff(f"staff_reason_{handoff.reason}"),
-            topic=handoff.context_topic or "—",
-            opened=opened,
-        )))
+        parts.append(
+            esc(
+                self._staff(
+                    "staff_card_details",
+                    language=language,
+                    reason=self._staff(f"staff_reason_{handoff.reason}"),
+                    topic=handoff.context_topic or "—",
+                    opened=opened,
+                )
+            )
+        )
         parts.append(f"<b>{esc(self._staff('staff_card_transcript'))}</b>")
         parts.append("\n".join(esc(line) for line in transcript) or esc(self._staff("staff_no_transcript")))
         parts.append(f"<i>{esc(self._staff('staff_card_help'))}</i>")
         text = "\n\n".join(parts)
         if len(text) > 3900:
             text = text[-3900:]
-        buttons = [[
-            {"text": self._staff("staff_button_take"), "token": f"h:take:{handoff.id}"},
-            {"text": self._staff("staff_button_bot"), "token": f"h:bot:{handoff.id}"},
-            {"text": self._staff("staff_button_close"), "token": f"h:close:{handoff.id}"},
-        ]]
+        buttons = [
+            [
+                {"text": self._staff("staff_button_take"), "token": f"h:take:{handoff.id}"},
+                {"text": self._staff("staff_button_bot"), "token": f"h:bot:{handoff.id}"},
+                {"text": self._staff("staff_button_close"), "token": f"h:close:{handoff.id}"},
+            ]
+        ]
         assert handoff.thread_id is not None
         return self._to_staff(handoff.thread_id, text, html_text=True, buttons=buttons)
 
@@ -285,11 +293,13 @@ class HandoffService:
         await self.store.handoff_touch(handoff.id)
         if message_id is None or user.chat_id is None or handoff.thread_id is None:
             return []
-        return [{
-            "chat_id": self.settings.hotline_chat_id,
-            "thread_id": handoff.thread_id,
-            "copy": {"from_chat_id": user.chat_id, "message_id": message_id},
-        }]
+        return [
+            {
+                "chat_id": self.settings.hotline_chat_id,
+                "thread_id": handoff.thread_id,
+                "copy": {"from_chat_id": user.chat_id, "message_id": message_id},
+            }
+        ]
 
     async def from_staff(self, user: User, message_id: int, staff_id: int, staff_name: str) -> list[Body]:
         """A staff message in the user's topic: copied to the user (no staff name)."""
@@ -302,7 +312,12 @@ class HandoffService:
             await self.store.handoff_update(handoff.id, staff_id=staff_id, staff_name=staff_name[:64])
         await self.store.handoff_touch(handoff.id, staff_reply=True)
         if user.chat_id is not None:
-            bodies.append({"chat_id": user.chat_id, "copy": {"from_chat_id": self.settings.hotline_chat_id, "message_id": message_id}})
+            bodies.append(
+                {
+                    "chat_id": user.chat_id,
+                    "copy": {"from_chat_id": self.settings.hotline_chat_id, "message_id": message_id},
+                }
+            )
         return bodies
 
     async def staff_action(self, user: User, action: str, staff_id: int, staff_name: str, lang: str) -> list[Body]:
@@ -368,7 +383,7 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def format_opening(moment: dt.datetime, lang: str, library: Library | None = None) -> str:
-    """"lundi 1 décembre à 09:00" in the user's language (Babel; the pattern is content data)."""
+    """ "lundi 1 décembre à 09:00" in the user's language (Babel; the pattern is content data)."""
     from babel.dates import format_datetime
 
     from bot.core.content import library as default_library

@@ -31,8 +31,18 @@ async def gateway_health(store: Store, rasa: RasaClient, mode: str, started: flo
     pending_in = pending_out = -1
     try:
         async with store.engine.connect() as conn:
-            pending_in = int((await conn.execute(sa.select(sa.func.count()).select_from(inbox).where(inbox.c.status == "pending"))).scalar_one())
-            pending_out = int((await conn.execute(sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "pending"))).scalar_one())
+            pending_in = int(
+                (
+                    await conn.execute(sa.select(sa.func.count()).select_from(inbox).where(inbox.c.status == "pending"))
+                ).scalar_one()
+            )
+            pending_out = int(
+                (
+                    await conn.execute(
+                        sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "pending")
+                    )
+                ).scalar_one()
+            )
     except Exception:
         database = False
     rasa_ok = await rasa.ready()
@@ -75,7 +85,9 @@ async def status(settings: Settings) -> list[tuple[str, bool | None, str]]:
         rasa = RasaClient(http, settings.rasa_url, token=settings.rasa_token)
         try:
             info = await rasa.status()
-            results.append(("rasa", bool(info.get("model_file")), f"{settings.rasa_url} model {info.get('model_file', '?')}"))
+            results.append(
+                ("rasa", bool(info.get("model_file")), f"{settings.rasa_url} model {info.get('model_file', '?')}")
+            )
         except Exception as exc:
             results.append(("rasa", False, f"{settings.rasa_url}: {type(exc).__name__}"))
         for name, url in (
@@ -84,12 +96,20 @@ async def status(settings: Settings) -> list[tuple[str, bool | None, str]]:
         ):
             try:
                 response = await http.get(url)
-                detail = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+                detail = (
+                    response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+                )
                 results.append((name, response.status_code == 200, f"{url} {detail}"))
             except (httpx.HTTPError, ValueError) as exc:
                 if name == "gateway" and settings.terminal_mode:
                     # No Telegram gateway in terminal mode; a terminal chat answers here while it runs.
-                    results.append((name, None, "terminal mode (no TELEGRAM_BOT_TOKEN): no Telegram gateway, no terminal chat running"))
+                    results.append(
+                        (
+                            name,
+                            None,
+                            "terminal mode (no TELEGRAM_BOT_TOKEN): no Telegram gateway, no terminal chat running",
+                        )
+                    )
                 else:
                     results.append((name, False, f"{url}: {type(exc).__name__}"))
     from bot.storage.db import create_engine

@@ -96,7 +96,11 @@ class Privacy:
         deleted["dalil_hotline_topics"] = topics
         deleted["events"] = await self.tracker.delete_before(cutoff)
         if any(v for k, v in deleted.items() if k != "dalil_sent"):
-            log.info("retention (%s days): %s", self.retention_days, ", ".join(f"{k}={v}" for k, v in sorted(deleted.items())))
+            log.info(
+                "retention (%s days): %s",
+                self.retention_days,
+                ", ".join(f"{k}={v}" for k, v in sorted(deleted.items())),
+            )
         return deleted
 
     # -- Telegram -------------------------------------------------------------------------
@@ -113,7 +117,9 @@ class Privacy:
             try:
                 await self.chat.delete_messages(user.chat_id, chunk)
             except Exception as exc:  # the rest of the forgetting goes on; the person is told
-                log.warning("could not delete %d of the bot's messages in a person's chat: %s", len(chunk), type(exc).__name__)
+                log.warning(
+                    "could not delete %d of the bot's messages in a person's chat: %s", len(chunk), type(exc).__name__
+                )
                 failed += len(chunk)
         return {"chat_messages_deleted": len(ids) - failed, "chat_messages_not_deleted": failed}
 
@@ -130,9 +136,15 @@ class Privacy:
         except TopicGone:
             return True
         except HotlineRefused as exc:
-            log.warning("forum topic %s could not be deleted (%s): closing it and deleting the bot's messages", thread_id, exc)
+            log.warning(
+                "forum topic %s could not be deleted (%s): closing it and deleting the bot's messages", thread_id, exc
+            )
         except Exception as exc:
-            log.warning("forum topic %s could not be deleted now (%s): closing it and deleting the bot's messages", thread_id, type(exc).__name__)
+            log.warning(
+                "forum topic %s could not be deleted now (%s): closing it and deleting the bot's messages",
+                thread_id,
+                type(exc).__name__,
+            )
             retry = True
         closed = False
         try:
@@ -151,14 +163,25 @@ class Privacy:
             try:
                 await self.hotline.delete_messages(chunk)
             except HotlineRefused as exc:
-                log.warning("forum topic %s: %d of the bot's messages could not be deleted: %s", thread_id, len(chunk), exc)
+                log.warning(
+                    "forum topic %s: %d of the bot's messages could not be deleted: %s", thread_id, len(chunk), exc
+                )
                 emptied = False
             except Exception as exc:
-                log.warning("forum topic %s: %d of the bot's messages could not be deleted now: %s", thread_id, len(chunk), type(exc).__name__)
+                log.warning(
+                    "forum topic %s: %d of the bot's messages could not be deleted now: %s",
+                    thread_id,
+                    len(chunk),
+                    type(exc).__name__,
+                )
                 emptied = False
                 retry = True
         if not retry:
             done = "closed and emptied of the bot's messages" if closed and emptied else "left as it is"
-            log.warning("forum topic %s %s; what staff posted in it stays until someone deletes the topic in the group "
-                        "(giving the bot the right to delete messages lets it do so)", thread_id, done)
+            log.warning(
+                "forum topic %s %s; what staff posted in it stays until someone deletes the topic in the group "
+                "(giving the bot the right to delete messages lets it do so)",
+                thread_id,
+                done,
+            )
         return not retry

@@ -59,9 +59,7 @@ class RasaClient:
             raise RasaError(f"{method} {path}: HTTP {response.status_code}")
         return response
 
-    async def send(
-        self, sender: str, text: str, metadata: Mapping[str, Any] | None = None
-    ) -> list[dict[str, Any]]:
+    async def send(self, sender: str, text: str, metadata: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Send one user message through Dalil's REST channel; return the bot's messages."""
         body = {"sender": sender, "message": text, "metadata": dict(metadata or {})}
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else None

@@ -174,8 +174,10 @@ class RedisRateLimiter(BaseRateLimiter[int]):
         now = time.monotonic()
         if now - self._warned_at > 60:
             self._warned_at = now
-            log.warning("Redis unreachable for the shared Telegram limits (%s): this gateway counts alone meanwhile",
-                        type(exc).__name__)
+            log.warning(
+                "Redis unreachable for the shared Telegram limits (%s): this gateway counts alone meanwhile",
+                type(exc).__name__,
+            )
 
 
 def _limit(limit: Limit | None) -> Limit | None:

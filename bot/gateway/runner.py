@@ -273,8 +273,14 @@ class Runner:
         try:
             async with turn.lock:  # one person's inputs are stored in the order they arrived
                 item_id = await self.store.inbox_add(
-                    user_id, kind, text=text, data=data, update_id=update_id,
-                    chat_id=chat_id, telegram_code=telegram_code, touch=True,
+                    user_id,
+                    kind,
+                    text=text,
+                    data=data,
+                    update_id=update_id,
+                    chat_id=chat_id,
+                    telegram_code=telegram_code,
+                    touch=True,
                 )
         finally:
             turn.holders -= 1
@@ -335,7 +341,9 @@ class Runner:
         if item.kind in USER_KINDS and self.flood.flooding(user_id):
             if self.flood.warn_once(user_id) and user.chat_id is not None:
                 lang = self.engine.reply_language(user)
-                await self.store.outbox_add(user.id, user.chat_id, [{"text": self.engine.library.text("slow_down", lang), "lang": lang}])
+                await self.store.outbox_add(
+                    user.id, user.chat_id, [{"text": self.engine.library.text("slow_down", lang), "lang": lang}]
+                )
                 self._outbox.kick(user_id)
             await asyncio.sleep(self.flood.pace)
         acked = item.acked

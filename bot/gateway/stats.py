@@ -82,7 +82,9 @@ def mask(text: str) -> str:
     return _DIGITS.sub("#", text)
 
 
-async def unanswered(tracker: TrackerDB, *, days: int = 7, limit: int = 15, now: dt.datetime | None = None) -> list[tuple[str, int]]:
+async def unanswered(
+    tracker: TrackerDB, *, days: int = 7, limit: int = 15, now: dt.datetime | None = None
+) -> list[tuple[str, int]]:
     """The most frequent recent messages the model did not understand, masked and grouped."""
     since = (now or utcnow()) - dt.timedelta(days=days)
     counts: Counter[str] = Counter()

@@ -30,8 +30,21 @@ log = logging.getLogger(__name__)
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]  # the gateway builds it with defaults
 
 _MEDIA_TYPES = (
-    "voice", "audio", "video", "video_note", "photo", "sticker", "animation",
-    "document", "location", "venue", "contact", "poll", "dice", "game", "story",
+    "voice",
+    "audio",
+    "video",
+    "video_note",
+    "photo",
+    "sticker",
+    "animation",
+    "document",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+    "game",
+    "story",
 )
 
 
@@ -140,8 +153,15 @@ def _seconds(value: Any) -> float:
 class Handlers:
     """The update handlers: identify, check powers, store in the inbox, return."""
 
-    def __init__(self, runner: Runner, secret: str, *, hotline_chat_id: int | None = None,
-                 handoff: HandoffService | None = None, admin_ids: frozenset[int] = frozenset()) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        secret: str,
+        *,
+        hotline_chat_id: int | None = None,
+        handoff: HandoffService | None = None,
+        admin_ids: frozenset[int] = frozenset(),
+    ) -> None:
         self.runner = runner
         self.secret = secret
         self.admin_ids = admin_ids
@@ -207,7 +227,9 @@ class Handlers:
         caption = message.caption
         if caption and media in ("photo", "document", "video"):
             # A photo of a document with a question underneath: answer the question.
-            await self.runner.submit(key, chat.id, code, "text", text=caption, data={"media": media, **base}, update_id=update.update_id)
+            await self.runner.submit(
+                key, chat.id, code, "text", text=caption, data={"media": media, **base}, update_id=update.update_id
+            )
             return
         await self.runner.submit(key, chat.id, code, "media", data={"type": media, **base}, update_id=update.update_id)
 
@@ -245,7 +267,11 @@ class Handlers:
             if handoff is None:
                 return
             await self.runner.submit(
-                handoff.user_id, None, None, "staff_action", update_id=update.update_id,
+                handoff.user_id,
+                None,
+                None,
+                "staff_action",
+                update_id=update.update_id,
                 data={"action": parts[1], "staff_id": staff.id, "staff_name": staff.first_name},
             )
             return
@@ -263,16 +289,25 @@ class Handlers:
         if command is not None:
             if command in STAFF_ACTIONS:
                 await self.runner.submit(
-                    user_id, None, None, "staff_action", update_id=update.update_id,
+                    user_id,
+                    None,
+                    None,
+                    "staff_action",
+                    update_id=update.update_id,
                     data={"action": command, "staff_id": staff.id, "staff_name": staff.first_name},
                 )
             return
         if not (message.text or any(getattr(message, m, None) for m in _MEDIA_TYPES)):
             return  # service messages (topic created, pinned…) are not for the user
         await self.runner.submit(
-            user_id, None, None, "staff_message", update_id=update.update_id,
+            user_id,
+            None,
+            None,
+            "staff_message",
+            update_id=update.update_id,
             data={"message_id": message.message_id, "staff_id": staff.id, "staff_name": staff.first_name},
         )
+
 
 def _command(message: Any, bot_name: str | None = None) -> str | None:
     """The command of `/start` or `/help@DalilBot`; "" for a command to another bot; else None."""
@@ -324,4 +359,3 @@ async def _answer_query(query: Any, alert: str | None = None) -> None:
 
 def add_handlers(application: AnyApplication, handlers: Handlers) -> None:
     application.add_handler(TypeHandler(Update, handlers.on_update, block=False))
-

@@ -21,7 +21,6 @@ CUES_PATH = Path(__file__).with_name("cues.yml")
 VOWELS = frozenset("aeiouyàâäéèêëîïôöùûüÿœæáíóú")
 
 
-
 @dataclass(frozen=True)
 class _Pattern:
     """A morphological cue: a word of `min_length`+ letters with one of the prefixes/suffixes."""
@@ -216,9 +215,7 @@ def load_cues(path: Path = CUES_PATH) -> Cues:
         for word, langs in owners.items()
         if word not in shared
     }
-    variants = {
-        ord(_norm_word(src)): _norm_word(dst) for src, dst in (ar.get("variants") or {}).items()
-    }
+    variants = {ord(_norm_word(src)): _norm_word(dst) for src, dst in (ar.get("variants") or {}).items()}
     return Cues(
         ar_darija=_weights(ar),
         ar_patterns=_patterns(ar.get("patterns")),

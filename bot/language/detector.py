@@ -109,7 +109,6 @@ class Thresholds:
     arabic_other_mass: float = 0.8
 
 
-
 class Backend(Protocol):
     """A statistical language identifier restricted to the candidate languages."""
 
@@ -118,8 +117,6 @@ class Backend(Protocol):
     def scores(self, text: str) -> dict[str, float]:
         """Probabilities of fr/en/es/ar (and `other` for Arabic-script non-Arabic) for text."""
         ...
-
-
 
 
 # --------------------------------------------------------------------------- statistical backends
@@ -171,9 +168,7 @@ class LangdetectBackend:
 
         profiles = Path(langdetect.__file__).parent / "profiles"
         factory = DetectorFactory()
-        factory.load_json_profile(
-            [(profiles / code).read_text(encoding="utf-8") for code in ("fr", "en", "es", "ar")]
-        )
+        factory.load_json_profile([(profiles / code).read_text(encoding="utf-8") for code in ("fr", "en", "es", "ar")])
         factory.set_seed(seed)
         self._factory = factory
         self._lock = threading.Lock()
@@ -239,9 +234,7 @@ _WORD = re.compile(r"[^\W\d_]+")
 
 def _titled_words(cleaned: str) -> frozenset[str]:
     """Lowercased forms of the words written with a capital first letter only ("Robin")."""
-    return frozenset(
-        word.lower() for word in _WORD.findall(cleaned) if word[0].isupper() and word[1:].islower()
-    )
+    return frozenset(word.lower() for word in _WORD.findall(cleaned) if word[0].isupper() and word[1:].islower())
 
 
 _WORD_CACHE_SIZE = 50_000  # Arabic words whose cue weight is remembered (a few MB at most)
@@ -286,9 +279,7 @@ class Detector:
         return self._latin(latin, script, cleaned)
 
     # ----------------------------------------------------------------- Arabic script
-    def arabic_scores(
-        self, words: Iterable[str], hamza_spelled: frozenset[str] = frozenset()
-    ) -> tuple[float, float]:
+    def arabic_scores(self, words: Iterable[str], hamza_spelled: frozenset[str] = frozenset()) -> tuple[float, float]:
         """(Darija cue weight, MSA cue weight) of normalised Arabic-script words.
 
         `hamza_spelled`: words the user wrote with a hamza seat (ئ ؤ: كائن، هادئ، خائب), the
@@ -473,10 +464,7 @@ class Detector:
             # says nothing about the writer's language. ("Prime Minister" is recognised.)
             return Detection("und", round(mass, 3), script)
         share = t.latin_vote_weight / n
-        weighted = {
-            lang: self._priors[lang] * (scores[lang] + share * votes[lang])
-            for lang in LATIN_CANDIDATES
-        }
+        weighted = {lang: self._priors[lang] * (scores[lang] + share * votes[lang]) for lang in LATIN_CANDIDATES}
         best = max(weighted, key=weighted.__getitem__)
         confidence = weighted[best] / (sum(weighted.values()) or 1.0)
         if confidence < t.min_latin_confidence:

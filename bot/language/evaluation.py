@@ -191,10 +191,7 @@ def evaluate_backend_alone(folder: Path, backend: Backend, split: Split = "all")
 
     classify("warm up")
     labels, rate = _timed(classify, items)
-    as_ar = [
-        "ary" if item.label == "ary" and got == "ar" else got
-        for item, got in zip(items, labels, strict=True)
-    ]
+    as_ar = ["ary" if item.label == "ary" and got == "ar" else got for item, got in zip(items, labels, strict=True)]
     return Report(
         backend=f"{backend.name} alone",
         split=split,

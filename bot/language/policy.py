@@ -31,7 +31,16 @@ from dataclasses import dataclass, replace
 from bot.core.languages import ANSWER_LANGS, DEFAULT_LANG, AnswerLang, is_answer_lang
 from bot.language.detector import Detection
 
-__all__ = ["FOLLOW_MIN_WORDS", "REPLY_LANGS", "Decision", "ReplyLang", "UserLanguage", "decide", "telegram_prior", "word_count"]
+__all__ = [
+    "FOLLOW_MIN_WORDS",
+    "REPLY_LANGS",
+    "Decision",
+    "ReplyLang",
+    "UserLanguage",
+    "decide",
+    "telegram_prior",
+    "word_count",
+]
 
 # The reply languages are the answer languages (bot/core/languages.py), under the policy's names.
 ReplyLang = AnswerLang

@@ -1,24 +1,24 @@
 """`dalil`: the command line every make target and operator uses.
 
-    dalil run                 the whole assistant (Telegram, or the terminal without a token)
-    dalil chat                terminal chat against an already running Rasa
-    dalil gateway             the Telegram gateway alone (started by `dalil run`)
-    dalil actions             the action server alone (started by `dalil run`)
-    dalil rasa                the Rasa server alone, newest model (systemd, containers)
-    dalil train [--force]     generate FAQ data and train if the inputs changed
-    dalil lang                one language code per stdin line (fr, ar, ary, en, es, und)
-    dalil lang-eval DIR       detector accuracy on language-id data (make eval-lang: ../shared/data/langid)
-    dalil nlu-eval [--details] model accuracy: held-out and real-question sets, latency (make eval-nlu)
-    dalil faq validate        every problem in faq/ with where it is and how to fix it
-    dalil faq generate|check  write / verify nlu_data/generated from faq/
-    dalil faq publish         validate, train if needed, test, hot-reload the running bot
-    dalil faq rollback        go back to the model before the last publish
-    dalil faq export|import FILE   the FAQ and contacts as a spreadsheet (.xlsx or .csv)
-    dalil events check        fetch every event feed and report what is wrong
-    dalil events export|import FILE   the events file as a spreadsheet
-    dalil status              which parts are up (Rasa, actions, gateway, database)
-    dalil bench [--write-docs]  latency, throughput, memory of the real stack (printed; docs/benchmarks.md)
-    dalil db upgrade          create or migrate the gateway's tables
+dalil run                 the whole assistant (Telegram, or the terminal without a token)
+dalil chat                terminal chat against an already running Rasa
+dalil gateway             the Telegram gateway alone (started by `dalil run`)
+dalil actions             the action server alone (started by `dalil run`)
+dalil rasa                the Rasa server alone, newest model (systemd, containers)
+dalil train [--force]     generate FAQ data and train if the inputs changed
+dalil lang                one language code per stdin line (fr, ar, ary, en, es, und)
+dalil lang-eval DIR       detector accuracy on language-id data (make eval-lang: ../shared/data/langid)
+dalil nlu-eval [--details] model accuracy: held-out and real-question sets, latency (make eval-nlu)
+dalil faq validate        every problem in faq/ with where it is and how to fix it
+dalil faq generate|check  write / verify nlu_data/generated from faq/
+dalil faq publish         validate, train if needed, test, hot-reload the running bot
+dalil faq rollback        go back to the model before the last publish
+dalil faq export|import FILE   the FAQ and contacts as a spreadsheet (.xlsx or .csv)
+dalil events check        fetch every event feed and report what is wrong
+dalil events export|import FILE   the events file as a spreadsheet
+dalil status              which parts are up (Rasa, actions, gateway, database)
+dalil bench [--write-docs]  latency, throughput, memory of the real stack (printed; docs/benchmarks.md)
+dalil db upgrade          create or migrate the gateway's tables
 """
 
 from __future__ import annotations
@@ -258,7 +258,9 @@ def _sheet(args: argparse.Namespace, kind: str) -> int:
     for changed in report.changed_files:
         print(f"updated {changed}")
     if kind == "faq":
-        print("Next: `dalil faq publish` puts the changes live (answers only: at once; new questions: after retraining).")
+        print(
+            "Next: `dalil faq publish` puts the changes live (answers only: at once; new questions: after retraining)."
+        )
     return 0
 
 
@@ -266,8 +268,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run the benchmark, a development tool (devtools/, not part of the product), as its own
     process: the product never imports it, and an installation without it says so."""
     if not (PROJECT_ROOT / "devtools" / "bench.py").is_file():
-        print("dalil bench is a development tool: run it from a checkout of the project (make bench).",
-              file=sys.stderr)
+        print("dalil bench is a development tool: run it from a checkout of the project (make bench).", file=sys.stderr)
         return 2
     argv = ["--seconds", args.seconds, "--users", args.users, "--out", args.out]
     argv += ["--write-docs"] if args.write_docs else []
@@ -293,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dalil", description="Dalil assistant")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser(
-        "run", help="run the whole assistant",
+        "run",
+        help="run the whole assistant",
         description="Run the whole assistant: train a model first if none matches the data, then start "
         "the action server, the Rasa server and the Telegram gateway, restart a part that dies, and stop "
         "them all on Ctrl-C. Without TELEGRAM_BOT_TOKEN the gateway is this terminal: each line you type "
@@ -301,7 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
         "var/log/terminal.log. Configuration comes from the environment and .env (see the README).",
     ).set_defaults(func=cmd_run)
     sub.add_parser(
-        "chat", help="terminal chat with a running Rasa",
+        "chat",
+        help="terminal chat with a running Rasa",
         description="Chat on this terminal through the gateway's pipeline, against a Rasa server and "
         "action server that are already running (RASA_HOST, RASA_PORT, RASA_TOKEN; `dalil run` starts "
         "everything instead). Each line is a message; a number presses a button; Ctrl-D ends. "
@@ -315,7 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
     sub.add_parser("lang", help="detect the language of each stdin line").set_defaults(func=cmd_lang)
     lang_eval = sub.add_parser("lang-eval", help="measure the language detector")
-    lang_eval.add_argument("folder", help="the language-id data, outside the project (make eval-lang: ../shared/data/langid)")
+    lang_eval.add_argument(
+        "folder", help="the language-id data, outside the project (make eval-lang: ../shared/data/langid)"
+    )
     lang_eval.add_argument("--split", choices=["dev", "holdout"], help="even rows (dev) or odd rows (holdout) only")
     lang_eval.set_defaults(func=cmd_lang_eval)
     nlu_eval = sub.add_parser("nlu-eval", help="NLU accuracy on the held-out and real-question sets, latency")
@@ -337,20 +342,25 @@ def build_parser() -> argparse.ArgumentParser:
     faq.set_defaults(func=cmd_faq)
     events = sub.add_parser("events", help="event feeds")
     events.add_argument("action", choices=["check", "export", "import"])
-    events.add_argument("sources", nargs="*", help="check: feeds (default: EVENTS_URL or events/events.yml); export/import: FILE")
+    events.add_argument(
+        "sources", nargs="*", help="check: feeds (default: EVENTS_URL or events/events.yml); export/import: FILE"
+    )
     events.add_argument("--dry-run", action="store_true", help="import: show the changes, write nothing")
     events.add_argument("--yes", action="store_true", help="import: apply without asking")
     events.set_defaults(func=cmd_events)
     sub.add_parser("status", help="what is up: Rasa, actions, gateway, database").set_defaults(func=cmd_status)
     bench = sub.add_parser(
-        "bench", help="benchmark the real stack and print the figures",
+        "bench",
+        help="benchmark the real stack and print the figures",
         description="Latency, throughput and memory of the real stack on this machine, printed as a table. "
         "Nothing is written unless --write-docs (docs/benchmarks.md) or --out FILE is given.",
     )
     bench.add_argument("--seconds", default="15", help="duration of each load level")
     bench.add_argument("--users", default="1,10,50", help="concurrency levels")
     bench.add_argument("--out", default="", help="also write the table to FILE")
-    bench.add_argument("--write-docs", action="store_true", help="also write the table to docs/benchmarks.md (its notes kept)")
+    bench.add_argument(
+        "--write-docs", action="store_true", help="also write the table to docs/benchmarks.md (its notes kept)"
+    )
     bench.set_defaults(func=cmd_bench)
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
@@ -365,4 +375,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

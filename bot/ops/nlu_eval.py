@@ -139,7 +139,12 @@ def answered_labels(parse: dict[str, Any]) -> set[str]:
     label = predicted_label(parse)
     labels = {label}
     ranking = parse.get("intent_ranking") or []
-    if label == "urgent" and len(ranking) > 1 and ranking[1].get("name") == "faq" and float(ranking[1].get("confidence") or 0) >= 0.5:
+    if (
+        label == "urgent"
+        and len(ranking) > 1
+        and ranking[1].get("name") == "faq"
+        and float(ranking[1].get("confidence") or 0) >= 0.5
+    ):
         labels.add(_faq_key(parse))
     return labels
 
@@ -222,7 +227,9 @@ class Report:
         for label in sorted(self.file_topics):
             for way in WAYS:
                 if self.way_topic_total[(way, label)] and self.way_topic_accuracy(way, label) < TOPIC_FILE_GATE:
-                    out.append(f"{label} in {way}: accuracy {self.way_topic_accuracy(way, label):.3f} < {TOPIC_FILE_GATE}")
+                    out.append(
+                        f"{label} in {way}: accuracy {self.way_topic_accuracy(way, label):.3f} < {TOPIC_FILE_GATE}"
+                    )
         return out
 
     def _real_failures(self) -> list[str]:
@@ -240,18 +247,24 @@ class Report:
         return f"{GATES[way]:.2f}"
 
     def markdown(self, *, misses: int = 0) -> str:
-        lines = ["| way of writing | examples | accuracy | wrong topic | not understood | gate |",
-                 "|---|---:|---:|---:|---:|---:|"]
+        lines = [
+            "| way of writing | examples | accuracy | wrong topic | not understood | gate |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for way in WAYS:
             if self.total[way]:
                 unsure = self.total[way] - self.right[way] - self.wrong_topic[way]
-                lines.append(f"| {way} | {self.total[way]} | {self.accuracy(way):.3f} | {self.wrong_topic_rate(way):.3f} "
-                             f"| {unsure / self.total[way]:.3f} | {self.gate(way)} |")
+                lines.append(
+                    f"| {way} | {self.total[way]} | {self.accuracy(way):.3f} | {self.wrong_topic_rate(way):.3f} "
+                    f"| {unsure / self.total[way]:.3f} | {self.gate(way)} |"
+                )
         total = sum(self.total.values())
         unsure = total - sum(self.right.values()) - sum(self.wrong_topic.values())
         overall_gate = f"{REAL_GATES['overall']:.2f}" if self.real else ""
-        lines.append(f"| **all** | {total} | {self.overall:.3f} | {self.wrong_topic_rate():.3f} | "
-                     f"{unsure / total if total else 0:.3f} | {overall_gate} |")
+        lines.append(
+            f"| **all** | {total} | {self.overall:.3f} | {self.wrong_topic_rate():.3f} | "
+            f"{unsure / total if total else 0:.3f} | {overall_gate} |"
+        )
         if not self.real:
             lines += ["", "| label | examples | accuracy |", "|---|---:|---:|"]
             for label in sorted(self.topic_total, key=lambda x: (self.topic_accuracy(x), x)):
@@ -259,8 +272,12 @@ class Report:
         if self.file_topics:
             lines += ["", "| topic (tests/nlu/topics/) | " + " | ".join(WAYS) + " |", "|---|" + "---:|" * len(WAYS)]
             for label in sorted(self.file_topics):
-                cells = [f"{self.way_topic_accuracy(w, label):.2f} ({self.way_topic_total[(w, label)]})"
-                         if self.way_topic_total[(w, label)] else "-" for w in WAYS]
+                cells = [
+                    f"{self.way_topic_accuracy(w, label):.2f} ({self.way_topic_total[(w, label)]})"
+                    if self.way_topic_total[(w, label)]
+                    else "-"
+                    for w in WAYS
+                ]
                 lines.append(f"| {label} | " + " | ".join(cells) + " |")
         if self.confusions:
             lines += ["", "| expected | predicted | count |", "|---|---|---:|"]
@@ -304,8 +321,9 @@ async def evaluate_real_url(url: str, folder: Path, *, token: str = "") -> Repor
         return await evaluate(RasaClient(http, url, token=token), load_real(folder), real=True)
 
 
-def evaluate_agent(agent: Any, examples: list[Example], *, real: bool = False,
-                   dump: list[dict[str, Any]] | None = None) -> Report:
+def evaluate_agent(
+    agent: Any, examples: list[Example], *, real: bool = False, dump: list[dict[str, Any]] | None = None
+) -> Report:
     """Parse every example with a loaded `rasa.core.agent.Agent`, one at a time (latency = parse)."""
     report = Report(real=real)
 
@@ -333,7 +351,9 @@ def _dump_row(example: Example, parse: dict[str, Any], real: bool) -> dict[str, 
         "text": example.text,
         "predicted": predicted_label(parse),
         "answered": sorted(answered_labels(parse)),
-        "intent_ranking": [(r.get("name"), round(float(r.get("confidence") or 0), 4)) for r in (parse.get("intent_ranking") or [])[:4]],
+        "intent_ranking": [
+            (r.get("name"), round(float(r.get("confidence") or 0), 4)) for r in (parse.get("intent_ranking") or [])[:4]
+        ],
         "faq_key": selector.get("intent_response_key"),
         "faq_confidence": round(float(selector.get("confidence") or 0), 4),
     }
@@ -356,8 +376,10 @@ def summary(heldout: Report, real: Report, *, train_seconds: float | None = None
             got = f"{real.accuracy(way):.3f}" if real.total[way] else "-"
             wrong = f"{real.wrong_topic_rate(way):.3f}" if real.total[way] else "-"
             lines.append(f"| {way} | {held} | {got} | {wrong} | {real.total[way]} |")
-    lines.append(f"| **all** | {heldout.overall:.3f} ({sum(heldout.total.values())}) | {real.overall:.3f} | "
-                 f"{real.wrong_topic_rate():.3f} | {sum(real.total.values())} |")
+    lines.append(
+        f"| **all** | {heldout.overall:.3f} ({sum(heldout.total.values())}) | {real.overall:.3f} | "
+        f"{real.wrong_topic_rate():.3f} | {sum(real.total.values())} |"
+    )
     latencies = [x * 1000 for x in heldout.latencies + real.latencies]
     lines += [
         "",
@@ -393,11 +415,14 @@ def main(argv: list[str] | None = None) -> int:
     model: Path | None = None
     dump: list[dict[str, Any]] | None = [] if args.dump else None
     if args.url:
+
         async def over_http() -> tuple[Report, Report]:
             async with httpx.AsyncClient(timeout=30.0) as http:
                 rasa = RasaClient(http, args.url, token=args.token)
-                return (await evaluate(rasa, heldout_examples, concurrency=1),
-                        await evaluate(rasa, real_examples, concurrency=1, real=True))
+                return (
+                    await evaluate(rasa, heldout_examples, concurrency=1),
+                    await evaluate(rasa, real_examples, concurrency=1, real=True),
+                )
 
         heldout, real = asyncio.run(over_http())
     else:
@@ -412,7 +437,9 @@ def main(argv: list[str] | None = None) -> int:
         heldout = evaluate_agent(agent, heldout_examples, dump=dump)
         real = evaluate_agent(agent, real_examples, real=True, dump=dump)
     if args.dump and dump is not None:
-        Path(args.dump).write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in dump), encoding="utf-8")
+        Path(args.dump).write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in dump), encoding="utf-8"
+        )
     if args.details:
         print("## Held-out set\n\n" + heldout.markdown() + "\n")
         print("## Real set\n\n" + real.markdown(misses=200) + "\n")

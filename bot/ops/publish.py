@@ -35,9 +35,9 @@ from bot.ops.training import ensure_model, fingerprint, generate, latest_model, 
 
 log = logging.getLogger(__name__)
 
-MARGIN_OVERALL = 0.02   # a new model may lose at most 2 points overall…
-MARGIN_WAY = 0.05       # …5 points in one way of writing…
-MARGIN_TOPIC = 0.15     # …and a topic that loses more than 15 points is named
+MARGIN_OVERALL = 0.02  # a new model may lose at most 2 points overall…
+MARGIN_WAY = 0.05  # …5 points in one way of writing…
+MARGIN_TOPIC = 0.15  # …and a topic that loses more than 15 points is named
 
 
 @dataclass
@@ -135,8 +135,11 @@ class Registry:
 
     def write(self, current: Path, previous: Path | None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"current": str(current), "previous": str(previous) if previous else None,
-                "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        data = {
+            "current": str(current),
+            "previous": str(previous) if previous else None,
+            "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
         tmp.replace(self.path)
@@ -186,9 +189,14 @@ def publish(settings: Settings, *, force_train: bool = False) -> PublishResult:
         current = latest_model(root / "models")
     candidate = None if force_train else model_for(root / "models", fingerprint(root))
     if candidate is not None and current is not None and candidate.name == current.name:
-        return PublishResult(True, "answers_only", [
-            "No question changed: nothing to retrain. Answers, contacts and menus are read live: already published.",
-        ], model=current.name)
+        return PublishResult(
+            True,
+            "answers_only",
+            [
+                "No question changed: nothing to retrain. Answers, contacts and menus are read live: already published.",
+            ],
+            model=current.name,
+        )
     result = PublishResult(False, "error")
     if candidate is None:
         trained = ensure_model(root, force=force_train)
@@ -225,7 +233,8 @@ def publish(settings: Settings, *, force_train: bool = False) -> PublishResult:
     result.lines = [
         f"Published {candidate.name} (held-out accuracy {after.overall:.3f}"
         + (f", before {result.accuracy_before:.3f})" if result.accuracy_before is not None else ")"),
-        f"Reloaded in the running Rasa server in {seconds:.1f} s." if seconds is not None
+        f"Reloaded in the running Rasa server in {seconds:.1f} s."
+        if seconds is not None
         else "No Rasa server is running: the new model is used at the next start.",
         "Undo with `dalil faq rollback`.",
     ]
@@ -242,6 +251,13 @@ def rollback(settings: Settings) -> PublishResult:
     _make_newest(previous)
     seconds = asyncio.run(load_into_rasa(settings, str(previous.resolve())))
     registry.write(previous, current)
-    return PublishResult(True, "rolled_back", [
-        f"Back to {previous.name}" + (f" (reloaded in {seconds:.1f} s)." if seconds is not None else "."),
-    ], model=previous.name, previous=current.name if current else None, reload_seconds=seconds or 0.0)
+    return PublishResult(
+        True,
+        "rolled_back",
+        [
+            f"Back to {previous.name}" + (f" (reloaded in {seconds:.1f} s)." if seconds is not None else "."),
+        ],
+        model=previous.name,
+        previous=current.name if current else None,
+        reload_seconds=seconds or 0.0,
+    )

@@ -65,9 +65,15 @@ async def http_ok(url: str, *, params: dict[str, str] | None = None, expect_mode
     return is_ready(response, expect_model=expect_model)
 
 
-def wait_http(url: str, *, params: dict[str, str] | None = None, timeout: float = 180.0,
-              proc: subprocess.Popen[bytes] | None = None, log: Path | None = None,
-              expect_model: bool = False) -> None:
+def wait_http(
+    url: str,
+    *,
+    params: dict[str, str] | None = None,
+    timeout: float = 180.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+    expect_model: bool = False,
+) -> None:
     """Block until `url` answers ready; fail at once, with the log's tail, if `proc` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -86,8 +92,15 @@ def popen(argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: P
     """Start one part in its own process group, its output appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log_file:
-        return subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdout=log_file, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def kill_group(pid: int, sig: int = signal.SIGTERM) -> None:

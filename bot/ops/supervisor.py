@@ -59,7 +59,12 @@ def write_endpoints(settings: Settings) -> Path:
         from urllib.parse import urlparse
 
         url = urlparse(settings.redis_url)
-        lock = {"type": "redis", "url": url.hostname or "localhost", "port": url.port or 6379, "db": int((url.path or "/0").strip("/") or 0)}
+        lock = {
+            "type": "redis",
+            "url": url.hostname or "localhost",
+            "port": url.port or 6379,
+            "db": int((url.path or "/0").strip("/") or 0),
+        }
         if url.password:
             lock["password"] = url.password
         base["lock_store"] = lock
@@ -85,13 +90,19 @@ def write_credentials(settings: Settings) -> Path:
 def rasa_part(settings: Settings, model: Path) -> Part:
     endpoints = write_endpoints(settings)
     argv = [
-        rasa_executable(), "run",
+        rasa_executable(),
+        "run",
         "--enable-api",
-        "--model", str(model),
-        "--endpoints", str(endpoints),
-        "--credentials", str(write_credentials(settings)),
-        "--port", str(settings.rasa_port),
-        "--interface", settings.rasa_host,
+        "--model",
+        str(model),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        str(write_credentials(settings)),
+        "--port",
+        str(settings.rasa_port),
+        "--interface",
+        settings.rasa_host,
     ]
     if settings.rasa_token:
         argv += ["--auth-token", settings.rasa_token]
@@ -186,7 +197,13 @@ class Supervisor:
                 return
             part.restarts += 1
             delay = min(30.0, 2.0 ** min(part.restarts, 5))
-            log.error("%s exited with code %s; restarting in %.0f s. Last lines:\n%s", part.name, code, delay, tail(part.log_path))
+            log.error(
+                "%s exited with code %s; restarting in %.0f s. Last lines:\n%s",
+                part.name,
+                code,
+                delay,
+                tail(part.log_path),
+            )
             self.echo(f"✗ {part.name} exited ({code}); restarting in {delay:.0f} s")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), timeout=delay)

@@ -83,7 +83,10 @@ def lookups_text(lib: Library) -> str:
     topics = load_yaml(lib.content_dir / "event_topics.yml") or {}
     tables = [
         ("city", {cid: [str(a) for a in (c or {}).get("aliases") or []] for cid, c in cities.items()}),
-        ("event_topic", {tid: [str(w) for w in (t or {}).get("words") or []] for tid, t in topics.items() if isinstance(t, dict)}),
+        (
+            "event_topic",
+            {tid: [str(w) for w in (t or {}).get("words") or []] for tid, t in topics.items() if isinstance(t, dict)},
+        ),
     ]
     for entity, groups in tables:
         names = sorted({name for aliases in groups.values() for name in aliases if len(name) > 2})
@@ -192,12 +195,18 @@ def ensure_model(root: Path, *, force: bool = False, log_path: Path | None = Non
     models_dir.mkdir(exist_ok=True)
     name = f"dalil-{print_}-{time.strftime('%Y%m%d-%H%M%S')}"
     cmd = [
-        rasa_executable(), "train",
-        "--data", "nlu_data",
-        "--config", "config.yml",
-        "--domain", "domain.yml",
-        "--out", "models",
-        "--fixed-model-name", name,
+        rasa_executable(),
+        "train",
+        "--data",
+        "nlu_data",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--out",
+        "models",
+        "--fixed-model-name",
+        name,
     ]
     if force:
         cmd.append("--force")  # also bypasses Rasa's training cache (.rasa/cache)
@@ -211,5 +220,7 @@ def ensure_model(root: Path, *, force: bool = False, log_path: Path | None = Non
     if proc.returncode != 0 or not model.exists():
         tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-25:]
         raise RuntimeError("rasa train failed (see {}):\n{}".format(log_path, "\n".join(tail)))
-    (models_dir / f"{name}.json").write_text(json.dumps({"train_seconds": round(seconds, 1), "forced": force}), encoding="utf-8")
+    (models_dir / f"{name}.json").write_text(
+        json.dumps({"train_seconds": round(seconds, 1), "forced": force}), encoding="utf-8"
+    )
     return TrainResult(model, True, seconds)

@@ -167,10 +167,17 @@ async def _touch(conn: AsyncConnection, user_id: str, chat_id: int | None, teleg
     now = utcnow()
     row = (await conn.execute(_USER_SEEN, {"b_user": user_id})).first()
     if row is None:
-        await conn.execute(users.insert().values(
-            id=user_id, chat_id=chat_id, telegram_code=telegram_code, darija=False,
-            lang_asked=False, created_at=now, last_seen_at=now,
-        ))
+        await conn.execute(
+            users.insert().values(
+                id=user_id,
+                chat_id=chat_id,
+                telegram_code=telegram_code,
+                darija=False,
+                lang_asked=False,
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
         return
     values: dict[str, Any] = {}
     if chat_id is not None and chat_id != row.chat_id:
@@ -246,18 +253,21 @@ class Store:
                 async with self.engine.begin() as conn:
                     if touch:
                         await _touch(conn, user_id, chat_id, telegram_code)
-                    result = await conn.execute(_INBOX_ADD, {
-                        "user_id": user_id,
-                        "update_id": update_id,
-                        "kind": kind,
-                        "text": text,
-                        "data": json.dumps(data or {}, ensure_ascii=False),
-                        "status": "pending",
-                        "attempts": 0,
-                        "acked": False,
-                        "received_at": now,
-                        "next_attempt_at": now,
-                    })
+                    result = await conn.execute(
+                        _INBOX_ADD,
+                        {
+                            "user_id": user_id,
+                            "update_id": update_id,
+                            "kind": kind,
+                            "text": text,
+                            "data": json.dumps(data or {}, ensure_ascii=False),
+                            "status": "pending",
+                            "attempts": 0,
+                            "acked": False,
+                            "received_at": now,
+                            "next_attempt_at": now,
+                        },
+                    )
                     return int(result.inserted_primary_key[0])
             except IntegrityError:
                 # A duplicate update, or the user created concurrently by another gateway:
@@ -305,9 +315,7 @@ class Store:
                 )
             )
 
-    async def inbox_done(
-        self, item: InboxItem, chat_id: int | None, messages: Sequence[dict[str, Any]]
-    ) -> list[int]:
+    async def inbox_done(self, item: InboxItem, chat_id: int | None, messages: Sequence[dict[str, Any]]) -> list[int]:
         """Mark an input processed and queue its replies, in one transaction."""
         now = utcnow()
         ids: list[int] = []
@@ -318,24 +326,25 @@ class Store:
                 target = body.pop("chat_id", chat_id)  # hotline messages go to the staff group
                 if target is None:
                     continue
-                result = await conn.execute(_OUTBOX_ADD, {
-                    "user_id": item.user_id,
-                    "chat_id": target,
-                    "inbox_id": item.id,
-                    "body": json.dumps(body, ensure_ascii=False),
-                    "status": "pending",
-                    "attempts": 0,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                })
+                result = await conn.execute(
+                    _OUTBOX_ADD,
+                    {
+                        "user_id": item.user_id,
+                        "chat_id": target,
+                        "inbox_id": item.id,
+                        "body": json.dumps(body, ensure_ascii=False),
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "next_attempt_at": now,
+                    },
+                )
                 ids.append(int(result.inserted_primary_key[0]))
         return ids
 
     async def users_with_pending_inbox(self) -> list[str]:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(inbox.c.user_id).where(inbox.c.status == "pending").distinct()
-            )
+            rows = await conn.execute(sa.select(inbox.c.user_id).where(inbox.c.status == "pending").distinct())
             return [r[0] for r in rows]
 
     # -- outbox ---------------------------------------------------------------------------
@@ -384,7 +393,9 @@ class Store:
         async with self.engine.begin() as conn:
             await conn.execute(_OUTBOX_SENT, {"b_id": item_id, "b_at": now, "b_message": message_id})
             if user_id is not None and message_id is not None:
-                await conn.execute(_SENT_ADD, {"user_id": user_id, "message_id": message_id, "hotline": hotline, "sent_at": now})
+                await conn.execute(
+                    _SENT_ADD, {"user_id": user_id, "message_id": message_id, "hotline": hotline, "sent_at": now}
+                )
 
     async def sent_ids(self, user_id: str, *, hotline: bool, since: dt.datetime | None = None) -> list[int]:
         """Ids of the messages sent to this person's chat (or to their hotline topic), oldest first."""
@@ -414,9 +425,7 @@ class Store:
 
     async def users_with_pending_outbox(self) -> list[str]:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                sa.select(outbox.c.user_id).where(outbox.c.status == "pending").distinct()
-            )
+            rows = await conn.execute(sa.select(outbox.c.user_id).where(outbox.c.status == "pending").distinct())
             return [r[0] for r in rows]
 
     # -- buttons --------------------------------------------------------------------------
@@ -438,9 +447,7 @@ class Store:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    sa.select(callbacks.c.data).where(
-                        callbacks.c.token == token, callbacks.c.user_id == user_id
-                    )
+                    sa.select(callbacks.c.data).where(callbacks.c.token == token, callbacks.c.user_id == user_id)
                 )
             ).first()
         return json.loads(row[0]) if row else None
@@ -586,7 +593,9 @@ class Store:
         job retries under a random key that leads back to no one."""
         orphan = "gone-" + secrets.token_hex(8)
         async with self.engine.begin() as conn:
-            await conn.execute(hotline_topics.update().where(hotline_topics.c.user_id == user_id).values(user_id=orphan))
+            await conn.execute(
+                hotline_topics.update().where(hotline_topics.c.user_id == user_id).values(user_id=orphan)
+            )
             await conn.execute(
                 sent_messages.update()
                 .where(sent_messages.c.user_id == user_id, sent_messages.c.hotline.is_(True))
@@ -617,12 +626,18 @@ class Store:
         total = 0
         async with self.engine.connect() as conn:
             for table in (inbox, outbox, callbacks, handoffs, hotline_topics, sent_messages):
-                total += int((await conn.execute(
-                    sa.select(sa.func.count()).select_from(table).where(table.c.user_id == user_id)
-                )).scalar_one())
-            total += int((await conn.execute(
-                sa.select(sa.func.count()).select_from(users).where(users.c.id == user_id)
-            )).scalar_one())
+                total += int(
+                    (
+                        await conn.execute(
+                            sa.select(sa.func.count()).select_from(table).where(table.c.user_id == user_id)
+                        )
+                    ).scalar_one()
+                )
+            total += int(
+                (
+                    await conn.execute(sa.select(sa.func.count()).select_from(users).where(users.c.id == user_id))
+                ).scalar_one()
+            )
         return total
 
     async def purge_before(self, moment: dt.datetime, *, sent_before: dt.datetime | None = None) -> dict[str, int]:
@@ -639,12 +654,16 @@ class Store:
                 (handoffs, sa.and_(handoffs.c.status == "closed", handoffs.c.closed_at < moment)),
             ]
             if sent_before is not None:
-                steps.append((sent_messages, sa.and_(sent_messages.c.hotline.is_(False), sent_messages.c.sent_at < sent_before)))
+                steps.append(
+                    (sent_messages, sa.and_(sent_messages.c.hotline.is_(False), sent_messages.c.sent_at < sent_before))
+                )
             for table, condition in steps:
                 result = await conn.execute(table.delete().where(condition))
                 deleted[table.name] = int(result.rowcount or 0)
             open_cases = sa.select(handoffs.c.user_id).where(handoffs.c.status == "open")
-            result = await conn.execute(users.delete().where(users.c.last_seen_at < moment, users.c.id.not_in(open_cases)))
+            result = await conn.execute(
+                users.delete().where(users.c.last_seen_at < moment, users.c.id.not_in(open_cases))
+            )
             deleted[users.name] = int(result.rowcount or 0)
         return deleted
 

@@ -57,9 +57,13 @@ class TrackerDB:
         if not await self._has_table():
             return 0
         async with self.engine.connect() as conn:
-            return int((await conn.execute(
-                sa.select(sa.func.count()).select_from(events).where(events.c.sender_id == sender_id)
-            )).scalar_one())
+            return int(
+                (
+                    await conn.execute(
+                        sa.select(sa.func.count()).select_from(events).where(events.c.sender_id == sender_id)
+                    )
+                ).scalar_one()
+            )
 
     async def delete_before(self, moment: dt.datetime) -> int:
         """Retention: delete events older than `moment` (UTC)."""
@@ -91,7 +95,9 @@ def _user_rows(rows: Any) -> Iterator[dict[str, Any]]:
         except json.JSONDecodeError:
             event = {}
         parse = event.get("parse_data") or {}
-        key = (((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}).get("intent_response_key")
+        key = (((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}).get(
+            "intent_response_key"
+        )
         metadata = event.get("metadata") or {}
         yield {
             "sender": sender,
@@ -101,4 +107,3 @@ def _user_rows(rows: Any) -> Iterator[dict[str, Any]]:
             "language": metadata.get("language"),
             "text": event.get("text") or "",
         }
-

@@ -32,10 +32,26 @@ MAX_ALERT = 200
 MAX_BUTTONS_PER_ROW = 8
 MAX_BUTTONS = 100
 # Telegram's HTML parse mode: these tags and nothing else (https://core.telegram.org/bots/api#html-style).
-HTML_TAGS = frozenset({
-    "a", "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-    "tg-emoji", "code", "pre", "blockquote",
-})
+HTML_TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "span",
+        "tg-spoiler",
+        "tg-emoji",
+        "code",
+        "pre",
+        "blockquote",
+    }
+)
 _HTML_SPACE = " \t\n\r\v\f"
 _CHECKED = ("sendMessage", "editMessageText", "copyMessage", "answerCallbackQuery")
 
@@ -82,7 +98,7 @@ def _entity(text: str, pos: int) -> tuple[str, int] | None:
     else:
         while end < len(text) and text[end].isascii() and text[end].isalpha():
             end += 1
-        named = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}.get(text[pos + 1:end])
+        named = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}.get(text[pos + 1 : end])
         if named is None:
             return None  # Telegram keeps an unknown "&name" as literal text
         char = named
@@ -175,14 +191,20 @@ def parse_html(text: str) -> str:
                     i += 1
                 value = text[value_start:i].lower()
                 if i < n and text[i] not in _HTML_SPACE and text[i] != ">":
-                    raise TelegramRefusal(f"Can't parse entities: Unexpected end of name token at byte offset {value_start}")
+                    raise TelegramRefusal(
+                        f"Can't parse entities: Unexpected end of name token at byte offset {value_start}"
+                    )
             attributes[attribute] = value
         if name == "span" and attributes.get("class") != "tg-spoiler":
-            raise TelegramRefusal(f'Can\'t parse entities: Tag "span" must have class "tg-spoiler" at byte offset {begin}')
+            raise TelegramRefusal(
+                f'Can\'t parse entities: Tag "span" must have class "tg-spoiler" at byte offset {begin}'
+            )
         open_tags.append(name)
         i += 1
     if open_tags:
-        raise TelegramRefusal(f'Can\'t parse entities: Can\'t find end tag corresponding to start tag "{open_tags[-1]}"')
+        raise TelegramRefusal(
+            f"Can't parse entities: Can't find end tag corresponding to start tag \"{open_tags[-1]}\""
+        )
     return "".join(out)
 
 
@@ -216,7 +238,9 @@ def check_markup(raw: Any) -> None:
         return  # reply keyboards, force_reply, remove_keyboard: not used by this bot, not checked
     rows = markup["inline_keyboard"]
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise TelegramRefusal("Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array of Arrays")
+        raise TelegramRefusal(
+            'Bad Request: field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
+        )
     if sum(len(row) for row in rows) > MAX_BUTTONS or any(len(row) > MAX_BUTTONS_PER_ROW for row in rows):
         raise TelegramRefusal("Bad Request: reply markup is too long")
     for button in (b for row in rows for b in row):
@@ -224,7 +248,9 @@ def check_markup(raw: Any) -> None:
             raise TelegramRefusal("Bad Request: BUTTON_TEXT_EMPTY")
         actions = [k for k in button if k != "text"]
         if len(actions) != 1:
-            raise TelegramRefusal("Bad Request: can't parse inline keyboard button: exactly one optional field must be used")
+            raise TelegramRefusal(
+                "Bad Request: can't parse inline keyboard button: exactly one optional field must be used"
+            )
         if "callback_data" in button:
             data = button["callback_data"]
             if not isinstance(data, str) or not 1 <= len(data.encode("utf-8", "surrogatepass")) <= MAX_CALLBACK_DATA:
@@ -238,8 +264,11 @@ def check_utf8(raw: bytes, content_type: str) -> None:
     """The request body is valid UTF-8 (no lone surrogates smuggled through JSON escapes)."""
     try:
         if content_type == "application/x-www-form-urlencoded":
-            values = [v for pair in parse_qsl(raw.decode("ascii"), keep_blank_values=True,
-                                              encoding="utf-8", errors="strict") for v in pair]
+            values = [
+                v
+                for pair in parse_qsl(raw.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict")
+                for v in pair
+            ]
         elif content_type == "application/json":
             values = [json.dumps(json.loads(raw.decode("utf-8")), ensure_ascii=False)]
         else:
@@ -256,10 +285,10 @@ class StrictTelegram(FakeTelegram):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.rejected: list[Rejection] = []
-        self.chats: dict[int, dict[str, Any]] = {}      # chats the bot can see, from updates
-        self.bot_users: set[int] = set()                # private "chats" with bots: 403
-        self.queries: dict[str, int] = {}               # callback_query id -> times answered
-        self.messages: dict[int, set[int]] = {}         # chat id -> message ids that exist there
+        self.chats: dict[int, dict[str, Any]] = {}  # chats the bot can see, from updates
+        self.bot_users: set[int] = set()  # private "chats" with bots: 403
+        self.queries: dict[str, int] = {}  # callback_query id -> times answered
+        self.messages: dict[int, set[int]] = {}  # chat id -> message ids that exist there
         # The real API is a network round trip away; a fake that answers in microseconds hides
         # races between a handler's Bot API call and what the handler does next.
         self.latency = 0.0
@@ -353,7 +382,9 @@ class StrictTelegram(FakeTelegram):
         if method == "answerCallbackQuery":
             query_id = str(params.get("callback_query_id", ""))
             if self.queries.get(query_id) != 0:
-                raise TelegramRefusal("Bad Request: query is too old and response timeout expired or query ID is invalid")
+                raise TelegramRefusal(
+                    "Bad Request: query is too old and response timeout expired or query ID is invalid"
+                )
             if len(str(params.get("text") or "")) > MAX_ALERT:
                 raise TelegramRefusal("Bad Request: MESSAGE_TOO_LONG")
             self.queries[query_id] = 1
@@ -383,7 +414,7 @@ class StrictTelegram(FakeTelegram):
 
 # -- updates -------------------------------------------------------------------------------
 ANONYMOUS_ADMIN = 1087968824  # "GroupAnonymousBot", the sender of anonymous admins' messages
-SERVICE_USER = 777000         # "Telegram", the sender of channel posts forwarded to a discussion group
+SERVICE_USER = 777000  # "Telegram", the sender of channel posts forwarded to a discussion group
 
 
 class UpdateBuilder:
@@ -429,12 +460,15 @@ class UpdateBuilder:
             message["entities"] = self.command_entities(text)
         return message
 
-    def callback(self, sender: dict[str, Any], chat: dict[str, Any] | None, data: str | None,
-                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    def callback(
+        self, sender: dict[str, Any], chat: dict[str, Any] | None, data: str | None, extra: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         query: dict[str, Any] = {"id": str(self.next_id()), "from": sender, "chat_instance": str(-self.next_id())}
         if chat is not None:
             query["message"] = {
-                "message_id": self.next_id(), "date": int(time.time()), "chat": chat,
+                "message_id": self.next_id(),
+                "date": int(time.time()),
+                "chat": chat,
                 "from": {"id": BOT_ID, "is_bot": True, "first_name": "Dalil", "username": BOT_USERNAME},
                 "text": "…",
             }

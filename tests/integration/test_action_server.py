@@ -25,8 +25,9 @@ def test_a_connection_idle_before_its_request_is_still_served(tmp_path: Path) ->
     log = tmp_path / "actions.log"
     env = {**os.environ, "ACTION_PORT": str(port), "ACTION_TOKEN": ""}
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "actions.server"], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "actions.server"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         wait_http(f"http://127.0.0.1:{port}/health", proc=proc, log=log, timeout=60)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

@@ -47,7 +47,17 @@ async def test_admin_commands_for_admins_only(stack: Stack, fake_telegram: FakeT
 
 
 # -- publishing on a copy of the project ----------------------------------------------------
-COPY = ("faq", "content", "nlu_data", "tests/nlu", "config.yml", "domain.yml", "endpoints.yml", "credentials.yml", "events")
+COPY = (
+    "faq",
+    "content",
+    "nlu_data",
+    "tests/nlu",
+    "config.yml",
+    "domain.yml",
+    "endpoints.yml",
+    "credentials.yml",
+    "events",
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +91,12 @@ def project_stack(project: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 def dalil(project_stack: Stack, project: Path, *args: str) -> dict:
     env = dict(project_stack.env, DALIL_HOME=str(project))
     proc = subprocess.run(
-        [str(Path(sys.executable).with_name("dalil")), *args, "--json"], cwd=project, env=env,
-        capture_output=True, text=True, timeout=1200,
+        [str(Path(sys.executable).with_name("dalil")), *args, "--json"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert proc.stdout.strip(), proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -104,7 +118,11 @@ async def test_answer_only_change_is_live_without_retraining(
         api.message(user, "où faire un test VIH gratuit ?")
         [before] = await api.wait_for(user, 1)
         assert "ALCS" in before.text
-        edit_topic(project, "hiv_testing", lambda d: d["answer"].update(fr="Nouveau : le test VIH est gratuit au centre ALCS de votre ville."))
+        edit_topic(
+            project,
+            "hiv_testing",
+            lambda d: d["answer"].update(fr="Nouveau : le test VIH est gratuit au centre ALCS de votre ville."),
+        )
         started = time.monotonic()
         result = dalil(project_stack, project, "faq", "publish")
         elapsed = time.monotonic() - started
@@ -124,12 +142,16 @@ def test_a_worse_model_is_refused_and_names_the_topics(project: Path, project_st
     edit_topic(project, "hiv_testing", lambda d: d.update(questions={k: v[:2] for k, v in d["questions"].items()}))
     try:
         models_before = sorted(p.name for p in (project / "models").glob("*.tar.gz"))
-        serving = httpx.get(f"{project_stack.rasa_url}/status", params={"token": project_stack.settings.rasa_token}).json()
+        serving = httpx.get(
+            f"{project_stack.rasa_url}/status", params={"token": project_stack.settings.rasa_token}
+        ).json()
         result = dalil(project_stack, project, "faq", "publish")
         assert not result["ok"] and result["action"] == "refused", result
         assert "faq/hiv_testing" in result["worse_topics"]
         assert sorted(p.name for p in (project / "models").glob("*.tar.gz")) == models_before
-        status = httpx.get(f"{project_stack.rasa_url}/status", params={"token": project_stack.settings.rasa_token}).json()
+        status = httpx.get(
+            f"{project_stack.rasa_url}/status", params={"token": project_stack.settings.rasa_token}
+        ).json()
         assert Path(status["model_file"]).name == Path(serving["model_file"]).name  # still serving the old model
     finally:
         edit_topic(project, "hiv_testing", lambda d: d.update(questions=questions))
@@ -140,7 +162,11 @@ async def test_publish_reloads_while_messages_flow_then_rollback(
     project: Path, project_stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path
 ) -> None:
     api = fake_telegram
-    edit_topic(project, "hiv_testing", lambda d: d["questions"]["fr"].append("je cherche un endroit pour le dépistage du VIH à Fès"))
+    edit_topic(
+        project,
+        "hiv_testing",
+        lambda d: d["questions"]["fr"].append("je cherche un endroit pour le dépistage du VIH à Fès"),
+    )
     gw = await start_gateway(project_stack, api, tmp_path, DALIL_HOME=str(project), FLOOD_BURST="1000")
     try:
         # Ten people ask, wait for their answer, and ask again, for as long as the publish takes:
@@ -158,8 +184,12 @@ async def test_publish_reloads_while_messages_flow_then_rollback(
             while not stop.is_set():
                 api.message(user, "Comment demander l'asile au Maroc ?")
                 asked[user] += 1
-                await api.wait_until(user, lambda sent, n=asked[user]: sum("HCR" in (s.text or "") for s in sent) >= n,
-                                     timeout=300, what=f"answer {asked[user]}")
+                await api.wait_until(
+                    user,
+                    lambda sent, n=asked[user]: sum("HCR" in (s.text or "") for s in sent) >= n,
+                    timeout=300,
+                    what=f"answer {asked[user]}",
+                )
                 await asyncio.sleep(0.25)  # reading the answer before the next question
 
         flows = [asyncio.create_task(person(user)) for user in people]
@@ -175,8 +205,10 @@ async def test_publish_reloads_while_messages_flow_then_rollback(
             replies = api.to(user)
             assert all("HCR" in (r.text or "") or r.text == ack for r in replies), [r.text for r in replies]
             assert answers(user) == asked[user]  # every message answered once
-        print(f"\npublish: trained in {result['train_seconds']:.0f} s, reloaded in {result['reload_seconds']:.1f} s; "
-              f"{sent_count} messages sent while publishing, every one answered once")
+        print(
+            f"\npublish: trained in {result['train_seconds']:.0f} s, reloaded in {result['reload_seconds']:.1f} s; "
+            f"{sent_count} messages sent while publishing, every one answered once"
+        )
         rolled = await asyncio.to_thread(dalil, project_stack, project, "faq", "rollback")
         assert rolled["ok"] and rolled["model"] == result["previous"]
     finally:

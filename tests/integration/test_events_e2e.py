@@ -31,9 +31,33 @@ def ics(today: dt.date) -> str:
 
     return (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Dalil e2e//FR\r\n"
-        + event("tng-1", 3, 10, "Atelier entrepreneuriat et genre", "ورشة ريادة الأعمال والنوع", "Espace jeunes, Tanger", "jobs_training,women")
-        + event("tng-2", 10, 14, "Atelier CV pour les jeunes", "ورشة السيرة الذاتية للشباب", "Maison des jeunes, Tanger", "youth,jobs_training")
-        + event("casa-1", 4, 9, "Séance santé sexuelle et reproductive", "جلسة حول الصحة الجنسية والإنجابية", "AMPF, Casablanca", "health,women")
+        + event(
+            "tng-1",
+            3,
+            10,
+            "Atelier entrepreneuriat et genre",
+            "ورشة ريادة الأعمال والنوع",
+            "Espace jeunes, Tanger",
+            "jobs_training,women",
+        )
+        + event(
+            "tng-2",
+            10,
+            14,
+            "Atelier CV pour les jeunes",
+            "ورشة السيرة الذاتية للشباب",
+            "Maison des jeunes, Tanger",
+            "youth,jobs_training",
+        )
+        + event(
+            "casa-1",
+            4,
+            9,
+            "Séance santé sexuelle et reproductive",
+            "جلسة حول الصحة الجنسية والإنجابية",
+            "AMPF, Casablanca",
+            "health,women",
+        )
         + event("rabat-1", 5, 15, "Repas interculturel", "وجبة بين الثقافات", "Rabat", "community")
         + "END:VCALENDAR\r\n"
     )

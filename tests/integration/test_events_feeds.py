@@ -117,7 +117,9 @@ async def test_ics_and_json_feeds_are_merged(server: FeedServer, http: httpx.Asy
     assert listing.stale_sources == {} and listing.errors == {}
 
 
-async def test_the_feed_stopped_still_answers_from_the_cache_within_3_seconds(server: FeedServer, http: httpx.AsyncClient) -> None:
+async def test_the_feed_stopped_still_answers_from_the_cache_within_3_seconds(
+    server: FeedServer, http: httpx.AsyncClient
+) -> None:
     clock = Clock()
     service = EventsService(http, [server.url("feed.ics")], ttl=300, clock=clock)
     good = await service.upcoming(Query(city="tanger"), NOW)
@@ -188,7 +190,11 @@ def tracker(text: str, language: str) -> Tracker:
         sender_id="u1",
         slots={"language": language, "darija": False},
         latest_message={"text": text, "intent": {"name": "ask_events"}, "entities": []},
-        events=[], paused=False, followup_action=None, active_loop={}, latest_action_name="action_listen",
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
     )
 
 
@@ -201,7 +207,9 @@ async def ask(text: str, language: str) -> tuple[str, float]:
     return message["text"], elapsed
 
 
-async def test_the_issue_questions_over_a_local_ics_then_with_the_feed_stopped(server: FeedServer, http: httpx.AsyncClient) -> None:
+async def test_the_issue_questions_over_a_local_ics_then_with_the_feed_stopped(
+    server: FeedServer, http: httpx.AsyncClient
+) -> None:
     clock = Clock()
     use_service(EventsService(http, [server.url("feed.ics")], ttl=300, clock=clock))
     try:

@@ -66,7 +66,9 @@ async def test_rasa_slow_the_user_is_told_then_answered(
         gw.stop()
 
 
-async def test_rasa_timeout_is_retried(stack: Stack, fake_telegram: FakeTelegram, rasa_proxy: FaultyProxy, tmp_path: Path) -> None:
+async def test_rasa_timeout_is_retried(
+    stack: Stack, fake_telegram: FakeTelegram, rasa_proxy: FaultyProxy, tmp_path: Path
+) -> None:
     api, user = fake_telegram, 4003
     gw = await start_gateway(stack, api, tmp_path, RASA_PORT=str(rasa_proxy.port), RASA_TIMEOUT="2", ACK_AFTER="1")
     try:
@@ -81,7 +83,9 @@ async def test_rasa_timeout_is_retried(stack: Stack, fake_telegram: FakeTelegram
         gw.stop()
 
 
-async def test_action_server_down_kind_fallback_then_continues(stack: Stack, fake_telegram: FakeTelegram, gateway) -> None:
+async def test_action_server_down_kind_fallback_then_continues(
+    stack: Stack, fake_telegram: FakeTelegram, gateway
+) -> None:
     api, user = fake_telegram, 4004
     stack.action_proxy.down()
     try:
@@ -95,7 +99,9 @@ async def test_action_server_down_kind_fallback_then_continues(stack: Stack, fak
     assert "HCR" in sent[1].text
 
 
-async def test_telegram_flood_control_and_errors_are_retried_without_duplicates(fake_telegram: FakeTelegram, gateway) -> None:
+async def test_telegram_flood_control_and_errors_are_retried_without_duplicates(
+    fake_telegram: FakeTelegram, gateway
+) -> None:
     api, user = fake_telegram, 4005
     api.fail_next(
         "sendMessage",
@@ -113,10 +119,16 @@ async def test_telegram_flood_control_and_errors_are_retried_without_duplicates(
     assert len(attempts) == 4  # three refused, one delivered
 
 
-async def test_gateway_killed_mid_conversation_nothing_lost_nothing_twice(stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_gateway_killed_mid_conversation_nothing_lost_nothing_twice(
+    stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     api, user = fake_telegram, 4006
     gw = await start_gateway(stack, api, tmp_path)
-    questions = ["Comment demander l'asile au Maroc ?", "où faire un test VIH gratuit ?", "je veux rentrer dans mon pays"]
+    questions = [
+        "Comment demander l'asile au Maroc ?",
+        "où faire un test VIH gratuit ?",
+        "je veux rentrer dans mon pays",
+    ]
     try:
         # Telegram refuses every send for a while: the replies wait in the outbox.
         api.fail_next("sendMessage", *[Fault(500, "Internal Server Error")] * 50)

@@ -23,10 +23,14 @@ FORGET_DONE = library().text("forget_done", "fr")
 
 def age_sent(db: Path, message_id: int, hours: float) -> None:
     with sqlite3.connect(db) as conn:
-        conn.execute("update dalil_sent set sent_at = datetime('now', ?) where message_id = ?", (f"-{hours} hours", message_id))
+        conn.execute(
+            "update dalil_sent set sent_at = datetime('now', ?) where message_id = ?", (f"-{hours} hours", message_id)
+        )
 
 
-async def test_forget_deletes_the_bots_messages_of_the_last_48_hours(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_forget_deletes_the_bots_messages_of_the_last_48_hours(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     api, user = fake_telegram, 3301
     gw = await start_gateway(NoRasa(tmp_path / "var"), api, tmp_path)  # type: ignore[arg-type]
     try:
@@ -45,12 +49,16 @@ async def test_forget_deletes_the_bots_messages_of_the_last_48_hours(fake_telegr
         assert library().text("forget_chat_deleted", "fr") in done.text
         key = pseudonym(SECRET, "tg", user)
         with sqlite3.connect(tmp_path / "gateway.db") as conn:
-            await wait_until(lambda: not conn.execute("select count(*) from dalil_sent where user_id = ?", (key,)).fetchone()[0])
+            await wait_until(
+                lambda: not conn.execute("select count(*) from dalil_sent where user_id = ?", (key,)).fetchone()[0]
+            )
     finally:
         gw.stop()
 
 
-async def test_forget_tells_the_person_when_telegram_would_not_delete(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_forget_tells_the_person_when_telegram_would_not_delete(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     api, user = fake_telegram, 3302
     gw = await start_gateway(NoRasa(tmp_path / "var"), api, tmp_path)  # type: ignore[arg-type]
     try:
@@ -73,10 +81,13 @@ def seed_expired_person(db_url: str, db: Path, key: str, thread_id: int, message
             "insert into dalil_users (id, chat_id, darija, lang_asked, created_at, last_seen_at) values (?, 1, 0, 0, ?, ?)",
             (key, old, old),
         )
-        conn.execute("insert into dalil_hotline_topics (user_id, thread_id, created_at) values (?, ?, ?)", (key, thread_id, old))
+        conn.execute(
+            "insert into dalil_hotline_topics (user_id, thread_id, created_at) values (?, ?, ?)", (key, thread_id, old)
+        )
         for message_id in message_ids:
             conn.execute(
-                "insert into dalil_sent (user_id, message_id, hotline, sent_at) values (?, ?, 1, ?)", (key, message_id, old)
+                "insert into dalil_sent (user_id, message_id, hotline, sent_at) values (?, ?, 1, ?)",
+                (key, message_id, old),
             )
 
 
@@ -86,7 +97,9 @@ def topic(api: FakeTelegram) -> int:
     return thread_id
 
 
-async def test_retention_deletes_the_forum_topic_of_an_expired_person(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_retention_deletes_the_forum_topic_of_an_expired_person(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     api, thread_id = fake_telegram, topic(fake_telegram)
     db = tmp_path / "gateway.db"
     key = pseudonym(SECRET, "tg", 3303)
@@ -103,7 +116,9 @@ async def test_retention_deletes_the_forum_topic_of_an_expired_person(fake_teleg
         gw.stop()
 
 
-async def test_retention_closes_and_empties_a_topic_telegram_will_not_delete(fake_telegram: FakeTelegram, tmp_path: Path) -> None:
+async def test_retention_closes_and_empties_a_topic_telegram_will_not_delete(
+    fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
     api, thread_id = fake_telegram, topic(fake_telegram)
     api.fail_next("deleteForumTopic", Fault(400, "Bad Request: not enough rights to delete topic"))
     db = tmp_path / "gateway.db"
@@ -122,4 +137,3 @@ async def test_retention_closes_and_empties_a_topic_telegram_will_not_delete(fak
         assert "forum topic 555" in gw.log()  # the operator is told what is left to do by hand
     finally:
         gw.stop()
-

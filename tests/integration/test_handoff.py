@@ -147,8 +147,14 @@ async def test_handoff_survives_a_gateway_restart(stack: Stack, fake_telegram: F
         api.staff_message(HOTLINE, STAFF, thread, "Toujours là après le redémarrage")
         await wait_until(lambda: any(s.method == "copyMessage" and s.chat_id == user for s in api.sent))
         api.message(user, "merci, voici ma question")
-        await wait_until(lambda: any(s.method == "copyMessage" and s.params.get("message_thread_id") == thread
-                                     and int(s.params["from_chat_id"]) == user for s in api.sent))
+        await wait_until(
+            lambda: any(
+                s.method == "copyMessage"
+                and s.params.get("message_thread_id") == thread
+                and int(s.params["from_chat_id"]) == user
+                for s in api.sent
+            )
+        )
         assert len(api.to(user)) == 2  # no bot answer while the person has the conversation
     finally:
         gw.stop()

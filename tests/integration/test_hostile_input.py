@@ -48,7 +48,12 @@ pytestmark = pytest.mark.rasa
 CORPUS = Path(__file__).resolve().parents[1] / "hostile" / "corpus.yml"
 # The people taking turns: Telegram user id and the language_code their app reports.
 USERS: tuple[tuple[int, str | None], ...] = (
-    (910001, "fr"), (910002, "ar"), (910003, "en"), (910004, None), (910005, "pt-br"), (910006, "fr"),
+    (910001, "fr"),
+    (910002, "ar"),
+    (910003, "en"),
+    (910004, None),
+    (910005, "pt-br"),
+    (910006, "fr"),
 )
 CHATS: dict[str, dict[str, Any]] = {
     "group": {"id": -4087000001, "type": "group", "title": "Entraide Rabat"},
@@ -65,9 +70,26 @@ SENDERS = {
 MESSAGE_UPDATES = ("message", "edited_message", "channel_post", "edited_channel_post")
 EXPECTATIONS = ("reply", "button_expired", "private_only", "answer_only", "silence")
 REQUIRED_CATEGORIES = {
-    "normal", "empty", "whitespace", "length", "long-word", "emoji", "invisible", "mixed-script",
-    "markup", "injection", "control-chars", "command", "rasa-payload", "media", "caption", "edited",
-    "group", "channel", "other-bot", "callback",
+    "normal",
+    "empty",
+    "whitespace",
+    "length",
+    "long-word",
+    "emoji",
+    "invisible",
+    "mixed-script",
+    "markup",
+    "injection",
+    "control-chars",
+    "command",
+    "rasa-payload",
+    "media",
+    "caption",
+    "edited",
+    "group",
+    "channel",
+    "other-bot",
+    "callback",
 }
 FINAL_QUESTION = "Comment demander l'asile au Maroc ?"
 API_LATENCY = 0.1  # seconds per Bot API call, a round trip to api.telegram.org
@@ -120,7 +142,7 @@ class Fed:
 
     entry: dict[str, Any]
     update_id: int
-    person: int          # the Telegram user behind it (or the bot/channel standing in)
+    person: int  # the Telegram user behind it (or the bot/channel standing in)
     chat_id: int | None  # where a reply would go
     query_id: str | None
     expect: str
@@ -147,8 +169,9 @@ def _sender(entry: dict[str, Any], user_id: int, code: str | None) -> dict[str, 
     return {k: v for k, v in person.items() if v is not None}
 
 
-def build_update(entry: dict[str, Any], user_id: int, code: str | None,
-                 builder: UpdateBuilder) -> tuple[dict[str, Any], Fed]:
+def build_update(
+    entry: dict[str, Any], user_id: int, code: str | None, builder: UpdateBuilder
+) -> tuple[dict[str, Any], Fed]:
     """The Bot API update for one corpus entry, sent by `user_id` unless the entry says otherwise."""
     sender = _sender(entry, user_id, code)
     where = entry.get("chat", "private")
@@ -161,8 +184,12 @@ def build_update(entry: dict[str, Any], user_id: int, code: str | None,
         chat = dict(CHATS[where])
     bot = {"id": BOT_ID, "is_bot": True, "first_name": "Dalil", "username": BOT_USERNAME}
     context = {
-        "$sender": sender, "$sender_id": (sender or {}).get("id"), "$chat": chat, "$bot": bot,
-        "$id": str(builder.next_id()), "$now": int(time.time()),
+        "$sender": sender,
+        "$sender_id": (sender or {}).get("id"),
+        "$chat": chat,
+        "$bot": bot,
+        "$id": str(builder.next_id()),
+        "$now": int(time.time()),
     }
     fields = _substitute(entry.get("fields") or {}, context)
     kind = entry.get("update", "message")
@@ -180,7 +207,12 @@ def build_update(entry: dict[str, Any], user_id: int, code: str | None,
         if entry.get("sender") == "telegram_service":
             message["sender_chat"] = CHATS["channel"]
             message["is_automatic_forward"] = True
-            message["forward_origin"] = {"type": "channel", "chat": CHATS["channel"], "message_id": 12, "date": int(time.time())}
+            message["forward_origin"] = {
+                "type": "channel",
+                "chat": CHATS["channel"],
+                "message_id": 12,
+                "date": int(time.time()),
+            }
         update = {kind: message}
     elif kind == "callback_query":
         assert sender is not None, entry["id"]
@@ -193,8 +225,9 @@ def build_update(entry: dict[str, Any], user_id: int, code: str | None,
     return update, fed
 
 
-def feed(api: StrictTelegram, entries: list[dict[str, Any]], builder: UpdateBuilder,
-         turns: Iterator[tuple[int, str | None]]) -> list[Fed]:
+def feed(
+    api: StrictTelegram, entries: list[dict[str, Any]], builder: UpdateBuilder, turns: Iterator[tuple[int, str | None]]
+) -> list[Fed]:
     """Push the entries at once, the people taking turns."""
     fed = []
     for entry in entries:
@@ -222,8 +255,8 @@ class Outcome:
     sent: list[Sent]
     calls: list[tuple[str, dict[str, Any]]]
     rejected: list[Rejection]
-    inbox: dict[int, tuple[int, str]]     # update_id -> (inbox id, status)
-    replies: dict[int, list[Reply]]       # update_id -> its replies, in outbox order
+    inbox: dict[int, tuple[int, str]]  # update_id -> (inbox id, status)
+    replies: dict[int, list[Reply]]  # update_id -> its replies, in outbox order
     alive: bool
     log: str
     seconds: float
@@ -246,14 +279,19 @@ class Outcome:
 
     def delivered(self, fed: Fed) -> list[Sent]:
         """The messages Telegram delivered in answer to one update."""
-        return [self.sent_by_id[r.message_id] for r in self.replies.get(fed.update_id, [])
-                if r.message_id in self.sent_by_id]
+        return [
+            self.sent_by_id[r.message_id]
+            for r in self.replies.get(fed.update_id, [])
+            if r.message_id in self.sent_by_id
+        ]
 
 
 def read_gateway_db(path: Path) -> tuple[dict[int, tuple[int, str]], dict[int, list[Reply]]]:
     with sqlite3.connect(path) as conn:
-        inbox = {u: (i, s) for i, u, s in conn.execute(
-            "select id, update_id, status from dalil_inbox where update_id is not null")}
+        inbox = {
+            u: (i, s)
+            for i, u, s in conn.execute("select id, update_id, status from dalil_inbox where update_id is not null")
+        }
         replies: dict[int, list[Reply]] = defaultdict(list)
         for update_id, status, chat_id, message_id in conn.execute(
             "select i.update_id, o.status, o.chat_id, o.message_id from dalil_outbox o"
@@ -265,8 +303,10 @@ def read_gateway_db(path: Path) -> tuple[dict[int, tuple[int, str]], dict[int, l
 
 def pending(path: Path) -> int:
     with sqlite3.connect(path) as conn:
-        return sum(conn.execute(f"select count(*) from {t} where status = 'pending'").fetchone()[0]  # noqa: S608
-                   for t in ("dalil_inbox", "dalil_outbox"))
+        return sum(
+            conn.execute(f"select count(*) from {t} where status = 'pending'").fetchone()[0]  # noqa: S608
+            for t in ("dalil_inbox", "dalil_outbox")
+        )
 
 
 async def settle(api: StrictTelegram, fed: list[Fed], db: Path, timeout: float, quiet: float = 2.0) -> None:
@@ -306,8 +346,18 @@ async def run_corpus(stack: Stack, tmp: Path) -> Outcome:
         await settle(api, final, db, 30.0)
         inbox, replies = read_gateway_db(db)
         alive = gateway.proc is not None and gateway.proc.poll() is None
-        return Outcome(fed, final, list(api.sent), list(api.calls), list(api.rejected), inbox, replies,
-                       alive, gateway.log(), seconds)
+        return Outcome(
+            fed,
+            final,
+            list(api.sent),
+            list(api.calls),
+            list(api.rejected),
+            inbox,
+            replies,
+            alive,
+            gateway.log(),
+            seconds,
+        )
     finally:
         if gateway is not None:
             await asyncio.to_thread(gateway.stop)  # the fake keeps answering while PTB shuts down
@@ -328,8 +378,23 @@ def test_the_corpus_covers_the_issue() -> None:
     lengths = {len(text_of(e) or "") for e in ENTRIES}
     assert {4096, 10000} <= lengths
     kinds = {k for e in ENTRIES for k in (e.get("fields") or {})}
-    for kind in ("photo", "voice", "audio", "video", "video_note", "sticker", "animation", "document",
-                 "location", "venue", "contact", "poll", "dice", "game", "caption"):
+    for kind in (
+        "photo",
+        "voice",
+        "audio",
+        "video",
+        "video_note",
+        "sticker",
+        "animation",
+        "document",
+        "location",
+        "venue",
+        "contact",
+        "poll",
+        "dice",
+        "game",
+        "caption",
+    ):
         assert kind in kinds, kind
     for entry in ENTRIES:
         assert expectation(entry) in EXPECTATIONS, entry["id"]
@@ -369,12 +434,33 @@ REFUSED_BY_TELEGRAM = [
     ("sendMessage", {"chat_id": 910001, "text": "<b></b>", "parse_mode": "HTML"}, "message text is empty"),
     ("sendMessage", {"chat_id": 910001, "text": "*x*", "parse_mode": "MarkdownV2"}, "parse_mode"),
     ("sendMessage", {"chat_id": 910001, "text": "x", "reply_markup": "{"}, "reply keyboard markup"),
-    ("sendMessage", {"chat_id": 910001, "text": "x", "reply_markup": json.dumps(
-        {"inline_keyboard": [[{"text": " ", "callback_data": "a"}]]})}, "BUTTON_TEXT_EMPTY"),
-    ("sendMessage", {"chat_id": 910001, "text": "x", "reply_markup": json.dumps(
-        {"inline_keyboard": [[{"text": "ok", "callback_data": "é" * 33}]]})}, "BUTTON_DATA_INVALID"),
-    ("sendMessage", {"chat_id": 910001, "text": "x", "reply_markup": json.dumps(
-        {"inline_keyboard": [[{"text": "ok", "callback_data": ""}]]})}, "BUTTON_DATA_INVALID"),
+    (
+        "sendMessage",
+        {
+            "chat_id": 910001,
+            "text": "x",
+            "reply_markup": json.dumps({"inline_keyboard": [[{"text": " ", "callback_data": "a"}]]}),
+        },
+        "BUTTON_TEXT_EMPTY",
+    ),
+    (
+        "sendMessage",
+        {
+            "chat_id": 910001,
+            "text": "x",
+            "reply_markup": json.dumps({"inline_keyboard": [[{"text": "ok", "callback_data": "é" * 33}]]}),
+        },
+        "BUTTON_DATA_INVALID",
+    ),
+    (
+        "sendMessage",
+        {
+            "chat_id": 910001,
+            "text": "x",
+            "reply_markup": json.dumps({"inline_keyboard": [[{"text": "ok", "callback_data": ""}]]}),
+        },
+        "BUTTON_DATA_INVALID",
+    ),
     ("copyMessage", {"chat_id": 910001, "from_chat_id": 910001, "message_id": 999}, "message to copy not found"),
     ("answerCallbackQuery", {"callback_query_id": "nope"}, "query ID is invalid"),
 ]
@@ -382,10 +468,16 @@ ACCEPTED_BY_TELEGRAM = [
     {"chat_id": 910001, "text": "é" * 4096},
     {"chat_id": 910001, "text": "<b>a</b> &amp; <i>b</i> &nbsp; a &bogus c &#60;", "parse_mode": "HTML"},
     {"chat_id": 910001, "text": '<a href="http://x">x</a> <span class="tg-spoiler">s</span>', "parse_mode": "HTML"},
-    {"chat_id": 910001, "text": "<blockquote expandable>q</blockquote><pre><code class=\"language-py\">x</code></pre>",
-     "parse_mode": "HTML"},
-    {"chat_id": 910001, "text": "x", "reply_markup": json.dumps(
-        {"inline_keyboard": [[{"text": "ok", "callback_data": "😀" * 16}]]})},
+    {
+        "chat_id": 910001,
+        "text": '<blockquote expandable>q</blockquote><pre><code class="language-py">x</code></pre>',
+        "parse_mode": "HTML",
+    },
+    {
+        "chat_id": 910001,
+        "text": "x",
+        "reply_markup": json.dumps({"inline_keyboard": [[{"text": "ok", "callback_data": "😀" * 16}]]}),
+    },
 ]
 
 
@@ -434,7 +526,9 @@ def test_each_update_gets_what_its_sender_expects(outcome: Outcome, entry_id: st
     assert len(delivered) == len(replies)
     assert {s.chat_id for s in delivered} == {fed.chat_id}
     assert not any(t in phrases("answer_failed") for t in texts), f"an error reply: {texts}"
-    says = fed.entry.get("says") or {"button_expired": "button_expired", "private_only": "group_not_supported"}.get(fed.expect)
+    says = fed.entry.get("says") or {"button_expired": "button_expired", "private_only": "group_not_supported"}.get(
+        fed.expect
+    )
     if says:
         assert any(p in t for p in phrases(says) for t in texts), f"expected {says!r}, got {texts}"
     if fed.expect == "private_only":
@@ -449,8 +543,9 @@ def test_each_update_gets_what_its_sender_expects(outcome: Outcome, entry_id: st
 
 # -- the stream as people see it -------------------------------------------------------------
 def test_every_person_sees_at_least_one_reply_per_message(outcome: Outcome) -> None:
-    sent: Counter[int] = Counter(f.chat_id for f in outcome.fed
-                                 if f.expect in ("reply", "button_expired") and f.chat_id is not None)
+    sent: Counter[int] = Counter(
+        f.chat_id for f in outcome.fed if f.expect in ("reply", "button_expired") and f.chat_id is not None
+    )
     seen = {chat_id: len(outcome.to(chat_id)) for chat_id in sent}
     assert {c: (n, seen[c]) for c, n in sent.items() if seen[c] < n} == {}
 
@@ -474,15 +569,17 @@ def test_telegram_would_accept_every_request(outcome: Outcome) -> None:
 
 
 def test_nothing_anyone_typed_is_rendered_as_markup(outcome: Outcome) -> None:
-    marked = [(m, p.get("chat_id"), p.get("parse_mode"), str(p.get("text", ""))[:60])
-              for m, p in outcome.calls
-              if m in ("sendMessage", "editMessageText") and (p.get("parse_mode") or p.get("entities"))]
+    marked = [
+        (m, p.get("chat_id"), p.get("parse_mode"), str(p.get("text", ""))[:60])
+        for m, p in outcome.calls
+        if m in ("sendMessage", "editMessageText") and (p.get("parse_mode") or p.get("entities"))
+    ]
     assert marked == []
 
 
 def test_the_gateway_survives_and_still_answers_an_ordinary_question(outcome: Outcome) -> None:
     assert outcome.alive, outcome.log[-3000:]
-    assert "Traceback" not in outcome.log, outcome.log[outcome.log.index("Traceback") - 500:][:4000]
+    assert "Traceback" not in outcome.log, outcome.log[outcome.log.index("Traceback") - 500 :][:4000]
     for fed in outcome.final:
         texts = [s.text or "" for s in outcome.delivered(fed)]
         assert any("HCR" in t and "asile" in t.lower() for t in texts), (fed.person, texts)

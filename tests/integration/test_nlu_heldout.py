@@ -20,7 +20,9 @@ def test_heldout_examples_are_not_in_the_training_data() -> None:
 
     training = {normalised(q) for topic in Library(ROOT).topics().values() for _, q in topic.all_questions()}
     for path in (ROOT / "nlu_data" / "core").glob("*.yml"):
-        training |= {normalised(line.strip()[2:]) for line in path.read_text().splitlines() if line.strip().startswith("- ")}
+        training |= {
+            normalised(line.strip()[2:]) for line in path.read_text().splitlines() if line.strip().startswith("- ")
+        }
     heldout = [e for e in load_examples(ROOT / "tests" / "nlu")]
     copies = [e.text for e in heldout if normalised(e.text) in training]
     assert len(heldout) > 500

@@ -40,7 +40,11 @@ def test_real_items_name_their_source_and_a_valid_label() -> None:
 def test_real_questions_are_not_in_the_training_data_nor_the_heldout_set() -> None:
     training: set[str] = set()
     for path in (ROOT / "nlu_data").rglob("*.yml"):
-        training |= {normalised(line.strip()[2:]) for line in path.read_text(encoding="utf-8").splitlines() if line.strip().startswith("- ")}
+        training |= {
+            normalised(line.strip()[2:])
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip().startswith("- ")
+        }
     heldout = {normalised(e.text) for e in load_examples(ROOT / "tests" / "nlu")}
     copies = [e.text for e in load_real(REAL) if normalised(e.text) in training | heldout]
     assert copies == []

@@ -30,7 +30,9 @@ def rows_mentioning(db: Path, key: str) -> dict[str, int]:
     return found
 
 
-async def test_forget_leaves_zero_rows(stack: Stack, fake_telegram: FakeTelegram, hotline_gateway, tmp_path: Path) -> None:
+async def test_forget_leaves_zero_rows(
+    stack: Stack, fake_telegram: FakeTelegram, hotline_gateway, tmp_path: Path
+) -> None:
     api, user = fake_telegram, 3001
     key = pseudonym(SECRET, "tg", user)
     api.message(user, "Comment demander l'asile au Maroc ?")

@@ -73,7 +73,7 @@ async def send_through(limiters: list, chat_ids: list[int]) -> list[float]:  # n
 
     before = {id(rl): len(getattr(rl, "granted", [])) for rl in limiters}
     await asyncio.gather(*(one(n, chat_id) for n, chat_id in enumerate(chat_ids)))
-    granted = [t for rl in limiters for t in getattr(rl, "granted", [])[before[id(rl)]:]]
+    granted = [t for rl in limiters for t in getattr(rl, "granted", [])[before[id(rl)] :]]
     assert len(ran) == len(chat_ids)
     return granted if len(granted) == len(chat_ids) else ran
 
@@ -161,10 +161,16 @@ async def test_two_gateways_hold_the_combined_rate(tmp_path: Path) -> None:
     gateways = []
     try:
         for n, api in enumerate(fakes):
-            gateways.append(await start_gateway(
-                NoRasa(tmp_path / f"var{n}"), api, tmp_path / f"gw{n}",  # type: ignore[arg-type]
-                REDIS_URL=str(REDIS), TELEGRAM_MAX_RATE=str(rate), FLOOD_BURST="100",
-            ))
+            gateways.append(
+                await start_gateway(
+                    NoRasa(tmp_path / f"var{n}"),
+                    api,
+                    tmp_path / f"gw{n}",  # type: ignore[arg-type]
+                    REDIS_URL=str(REDIS),
+                    TELEGRAM_MAX_RATE=str(rate),
+                    FLOOD_BURST="100",
+                )
+            )
         # Each gateway polls its own fake Bot API: every reply's gateway is known.
         for n, api in enumerate(fakes):
             for user in range(per_gateway):

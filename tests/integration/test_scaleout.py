@@ -37,7 +37,9 @@ DATABASE = os.environ.get("TEST_DATABASE_URL")
 REDIS = os.environ.get("TEST_REDIS_URL")
 pytestmark = [
     pytest.mark.rasa,
-    pytest.mark.skipif(not (DATABASE and REDIS), reason="needs TEST_DATABASE_URL and TEST_REDIS_URL (.ci/run starts them)"),
+    pytest.mark.skipif(
+        not (DATABASE and REDIS), reason="needs TEST_DATABASE_URL and TEST_REDIS_URL (.ci/run starts them)"
+    ),
 ]
 
 
@@ -62,16 +64,32 @@ def two_rasas(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """Rasa A (with its action server) and Rasa B, both on PostgreSQL + Redis."""
     migrate(pg_url)
     # The demonstration events: the conversation asks for workshops in Tangier.
-    first = start_stack(tmp_path_factory.mktemp("rasa-a"), DATABASE_URL=pg_url, REDIS_URL=str(REDIS),
-                        EVENTS_URL=str(ROOT / "events" / "demo.yml"))
+    first = start_stack(
+        tmp_path_factory.mktemp("rasa-a"),
+        DATABASE_URL=pg_url,
+        REDIS_URL=str(REDIS),
+        EVENTS_URL=str(ROOT / "events" / "demo.yml"),
+    )
     env = dict(first.env, RASA_PORT=str(free_port()), DALIL_VAR_DIR=str(tmp_path_factory.mktemp("rasa-b")))
     second = Settings.from_env(env)
     part = rasa_part(second, first.model)
     part.env.update(env)
     part.log_path.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(part.argv, cwd=ROOT, env=part.env, stdout=part.log_path.open("ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    wait_http(f"{second.rasa_url}/status", params={"token": second.rasa_token}, proc=proc, log=part.log_path, expect_model=True)
+    proc = subprocess.Popen(
+        part.argv,
+        cwd=ROOT,
+        env=part.env,
+        stdout=part.log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    wait_http(
+        f"{second.rasa_url}/status",
+        params={"token": second.rasa_token},
+        proc=proc,
+        log=part.log_path,
+        expect_model=True,
+    )
     yield first, second
     stop_process(proc)
     for process in first.processes.values():
@@ -103,7 +121,12 @@ async def test_one_conversation_alternating_between_two_rasa_servers(two_rasas: 
         tracker_a = await a.tracker(sender)
         tracker_b = await b.tracker(sender)
     texts = [e["text"] for e in tracker_a["events"] if e["event"] == "user"]
-    assert texts == ["il y a des ateliers à Tanger ?", "et à Rabat ?", "Comment demander l'asile au Maroc ?", "merci beaucoup"]
+    assert texts == [
+        "il y a des ateliers à Tanger ?",
+        "et à Rabat ?",
+        "Comment demander l'asile au Maroc ?",
+        "merci beaucoup",
+    ]
     assert len(tracker_a["events"]) == len(tracker_b["events"])  # one conversation, not two
     assert tracker_b["slots"]["events_city"] == "rabat"
 
@@ -116,7 +139,9 @@ async def test_two_gateways_share_postgres_and_answer_once(
     common = {"DATABASE_URL": pg_url, "TRACKER_DATABASE_URL": pg_url, "FLOOD_BURST": "100"}
     # Both gateways poll the same fake Bot API, so both see every update: the database decides.
     gw_a = await start_gateway(first, api, tmp_path / "a", DALIL_INSTANCE="gw-a", **common)
-    gw_b = await start_gateway(first, api, tmp_path / "b", DALIL_INSTANCE="gw-b", RASA_PORT=str(second.rasa_port), **common)
+    gw_b = await start_gateway(
+        first, api, tmp_path / "b", DALIL_INSTANCE="gw-b", RASA_PORT=str(second.rasa_port), **common
+    )
     try:
         users = range(6001, 6011)
         for user in users:
@@ -141,13 +166,23 @@ async def test_two_gateways_share_postgres_and_answer_once(
         deadline = __import__("time").monotonic() + 15
         while True:
             with engine.connect() as conn:
-                tables = [r[0] for r in conn.execute(sa.text("select tablename from pg_tables where schemaname='public'"))]
+                tables = [
+                    r[0] for r in conn.execute(sa.text("select tablename from pg_tables where schemaname='public'"))
+                ]
                 left = {}
                 for table in tables:
-                    columns = [r[0] for r in conn.execute(sa.text(
-                        "select column_name from information_schema.columns where table_name = :t"), {"t": table})]
+                    columns = [
+                        r[0]
+                        for r in conn.execute(
+                            sa.text("select column_name from information_schema.columns where table_name = :t"),
+                            {"t": table},
+                        )
+                    ]
                     where = " or ".join(f'cast("{c}" as text) like :k' for c in columns)
-                    count = conn.execute(sa.text(f'select count(*) from "{table}" where {where}'), {"k": f"%{key}%"}).scalar_one()  # noqa: S608
+                    count = conn.execute(
+                        sa.text(f'select count(*) from "{table}" where {where}'),  # noqa: S608
+                        {"k": f"%{key}%"},
+                    ).scalar_one()
                     if count:
                         left[table] = count
             if not left or __import__("time").monotonic() > deadline:

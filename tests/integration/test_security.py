@@ -23,7 +23,7 @@ import pytest
 from bot.core.content import library
 from tests.conftest import HOTLINE, STAFF, Gateway, Stack, free_port, start_gateway
 from tests.fakes.proxy import FaultyProxy
-from tests.fakes.telegram_api import FakeTelegram
+from tests.fakes.telegram_api import FakeTelegram, Sent
 
 pytestmark = pytest.mark.rasa
 
@@ -167,8 +167,14 @@ async def open_handoff(api: FakeTelegram, user: int) -> tuple[int, int]:
 
 async def still_relayed(api: FakeTelegram, user: int, thread: int, count: int) -> None:
     """The handoff is still open: the user's next message goes to the topic, the bot stays silent."""
-    relayed = lambda: [s for s in api.in_thread(HOTLINE, thread)  # noqa: E731
-                       if s.method == "copyMessage" and int(s.params["from_chat_id"]) == user]
+
+    def relayed() -> list[Sent]:
+        return [
+            s
+            for s in api.in_thread(HOTLINE, thread)
+            if s.method == "copyMessage" and int(s.params["from_chat_id"]) == user
+        ]
+
     already = len(relayed())
     api.message(user, "j'ai encore une question pour la personne")
     await wait_until(lambda: len(relayed()) > already)
@@ -191,17 +197,26 @@ async def test_webhook_accepts_only_telegrams_secret_on_its_own_path(api: FakeTe
     question = "Comment demander l'asile au Maroc ?"
     async with httpx.AsyncClient(timeout=10.0) as http:
         missing = await http.post(hook.url, json=private_update(1, intruder, question))
-        wrong = await http.post(hook.url, json=private_update(2, intruder, question),
-                                headers={SECRET_HEADER: secrets.token_urlsafe(24)})
+        wrong = await http.post(
+            hook.url, json=private_update(2, intruder, question), headers={SECRET_HEADER: secrets.token_urlsafe(24)}
+        )
         empty = await http.post(hook.url, json=private_update(3, intruder, question), headers={SECRET_HEADER: ""})
-        elsewhere = await http.post(f"http://127.0.0.1:{hook.port}/{hook.path}x", json=private_update(4, intruder, question),
-                                    headers={SECRET_HEADER: hook.secret})
-        root = await http.post(f"http://127.0.0.1:{hook.port}/", json=private_update(5, intruder, question),
-                               headers={SECRET_HEADER: hook.secret})
+        elsewhere = await http.post(
+            f"http://127.0.0.1:{hook.port}/{hook.path}x",
+            json=private_update(4, intruder, question),
+            headers={SECRET_HEADER: hook.secret},
+        )
+        root = await http.post(
+            f"http://127.0.0.1:{hook.port}/",
+            json=private_update(5, intruder, question),
+            headers={SECRET_HEADER: hook.secret},
+        )
         assert (missing.status_code, wrong.status_code, empty.status_code) == (403, 403, 403)
         assert elsewhere.status_code in (403, 404) and root.status_code in (403, 404)
 
-        accepted = await http.post(hook.url, json=private_update(6, user, question), headers={SECRET_HEADER: hook.secret})
+        accepted = await http.post(
+            hook.url, json=private_update(6, user, question), headers={SECRET_HEADER: hook.secret}
+        )
         assert accepted.status_code == 200
 
     [answer] = await api.wait_for(user, 1)
@@ -260,7 +275,7 @@ def _proc_listeners(port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Add
                 continue
             raw = bytes.fromhex(host)
             # The kernel prints each 32-bit word in host (little-endian) order.
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
             found.append(ipaddress.ip_address(raw))
     return found
 
@@ -422,8 +437,12 @@ async def test_no_secret_in_logs_or_in_what_users_read(
         try:
             api.message(user, "où faire un test VIH gratuit ?")
             # The "received, answering soon" line (ACK_AFTER=1) may come first on a slow day.
-            await api.wait_until(user, lambda sent: any(s.text == FAILED for s in sent[2:]), timeout=60,
-                                 what="the could-not-prepare reply")
+            await api.wait_until(
+                user,
+                lambda sent: any(s.text == FAILED for s in sent[2:]),
+                timeout=60,
+                what="the could-not-prepare reply",
+            )
         finally:
             stack.action_proxy.up()
     finally:
@@ -441,8 +460,10 @@ async def test_no_secret_in_logs_or_in_what_users_read(
     assert any(path.name == "gateway.log" for path in logs) and any(path.name == "rasa.log" for path in logs)
     leaks = [
         f"{path}: {needle[:4]}…"
-        for path in logs if path.exists()
-        for needle in needles if needle and needle in path.read_text(errors="replace")
+        for path in logs
+        if path.exists()
+        for needle in needles
+        if needle and needle in path.read_text(errors="replace")
     ]
     assert leaks == []
 
@@ -451,4 +472,3 @@ async def test_no_secret_in_logs_or_in_what_users_read(
             shown = sent_message.text or ""
             assert not any(word in shown for word in ("Traceback", "Exception", "Error:")), shown
             assert not any(needle and needle in shown for needle in needles), "a secret was sent to a chat"
-

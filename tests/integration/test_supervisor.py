@@ -34,7 +34,7 @@ def _stat(pid: int) -> list[str] | None:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return raw[raw.rindex(")") + 2:].split()
+    return raw[raw.rindex(")") + 2 :].split()
 
 
 def _cmdline(pid: int) -> str:
@@ -74,8 +74,11 @@ def still_alive(processes: dict[int, str]) -> list[str]:
 
 def child_running(parent: int, needle: str) -> int:
     """The one direct child of `parent` whose command line contains `needle`."""
-    [pid] = [pid for pid in descendants(parent)
-             if (fields := _stat(pid)) is not None and int(fields[1]) == parent and needle in _cmdline(pid)]
+    [pid] = [
+        pid
+        for pid in descendants(parent)
+        if (fields := _stat(pid)) is not None and int(fields[1]) == parent and needle in _cmdline(pid)
+    ]
     return pid
 
 
@@ -94,8 +97,14 @@ class DalilRun:
     async def start(self) -> DalilRun:
         self._stdout = self.stdout.open("ab")
         self.proc = await asyncio.create_subprocess_exec(
-            DALIL, "run", cwd=ROOT, env=self.env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=self._stdout, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            DALIL,
+            "run",
+            cwd=ROOT,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=self._stdout,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )
         self._reader = asyncio.create_task(self._read())
         return self
@@ -118,7 +127,9 @@ class DalilRun:
                     return index
             assert self.proc is not None
             if self.proc.returncode is not None:
-                raise AssertionError(f"dalil run exited ({self.proc.returncode}) waiting for {pattern!r}:\n{self.stderr[-3000:]}")
+                raise AssertionError(
+                    f"dalil run exited ({self.proc.returncode}) waiting for {pattern!r}:\n{self.stderr[-3000:]}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {pattern!r} on stderr within {timeout:.0f} s:\n{self.stderr[-3000:]}")
             await asyncio.sleep(0.1)
@@ -126,7 +137,12 @@ class DalilRun:
     async def status(self) -> tuple[int, dict[str, str]]:
         """`dalil status` with the same environment: (exit code, part -> UP/DOWN)."""
         proc = await asyncio.create_subprocess_exec(
-            DALIL, "status", cwd=ROOT, env=self.env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            DALIL,
+            "status",
+            cwd=ROOT,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
         text = out.decode(errors="replace")

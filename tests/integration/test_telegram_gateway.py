@@ -54,9 +54,21 @@ async def test_start_choose_language_then_questions_in_french_and_arabic(fake_te
 
 async def test_non_text_messages_get_a_kind_reply(fake_telegram: FakeTelegram, gateway) -> None:
     user = 1003
-    fake_telegram.message(user, None, extra={"sticker": {
-        "file_id": "s1", "file_unique_id": "u1", "type": "regular", "width": 512, "height": 512,
-        "is_animated": False, "is_video": False}})
+    fake_telegram.message(
+        user,
+        None,
+        extra={
+            "sticker": {
+                "file_id": "s1",
+                "file_unique_id": "u1",
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+            }
+        },
+    )
     fake_telegram.message(user, None, extra={"voice": {"file_id": "v1", "file_unique_id": "v1", "duration": 3}})
     sent = await fake_telegram.wait_for(user, 2)
     assert all("écrits" in s.text for s in sent), [s.text for s in sent]

@@ -20,7 +20,13 @@ def run_terminal(tmp_path: Path, stdin: str) -> subprocess.CompletedProcess[str]
     env.pop("ACTION_TOKEN")
     dalil = Path(sys.executable).with_name("dalil")
     return subprocess.run(
-        [str(dalil), "run"], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=400,
+        [str(dalil), "run"],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
 
 
@@ -31,9 +37,15 @@ def test_bonjour_gets_a_french_greeting_and_exits(tmp_path: Path) -> None:
     assert "Asile" in proc.stdout  # the menu in French
     assert "Traceback" not in proc.stderr
     # Nothing the user typed is logged.
-    shown = "\n".join(line for line in proc.stderr.lower().splitlines() if not line.startswith("logs: "))  # the tmp path
+    shown = "\n".join(
+        line for line in proc.stderr.lower().splitlines() if not line.startswith("logs: ")
+    )  # the tmp path
     assert "bonjour" not in shown.replace("bonjour !", "")
-    assert not [p for p in os.listdir(tmp_path / "var" / "log") if "bonjour" in (tmp_path / "var" / "log" / p).read_text(errors="replace")]
+    assert not [
+        p
+        for p in os.listdir(tmp_path / "var" / "log")
+        if "bonjour" in (tmp_path / "var" / "log" / p).read_text(errors="replace")
+    ]
 
 
 def test_arabic_greeting_gets_an_arabic_answer(tmp_path: Path) -> None:
@@ -52,8 +64,9 @@ def test_the_log_stays_out_of_the_chat_and_status_sees_the_terminal_chat(tmp_pat
     dalil = str(Path(sys.executable).with_name("dalil"))
     stderr_path = tmp_path / "stderr.txt"
     with stderr_path.open("w") as stderr:
-        proc = subprocess.Popen([dalil, "run"], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=stderr, text=True)
+        proc = subprocess.Popen(
+            [dalil, "run"], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
         try:
             deadline = time.monotonic() + 400
             status = ""
@@ -62,7 +75,9 @@ def test_the_log_stays_out_of_the_chat_and_status_sees_the_terminal_chat(tmp_pat
                 assert time.monotonic() < deadline, status + stderr_path.read_text()[-3000:]
                 time.sleep(1)
                 if "chatting on the terminal" in stderr_path.read_text():
-                    status = subprocess.run([dalil, "status"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60).stdout
+                    status = subprocess.run(
+                        [dalil, "status"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+                    ).stdout
             assert "DOWN" not in status and "'mode': 'terminal'" in status, status
             out, _ = proc.communicate("bonjour\n", timeout=120)
         finally:

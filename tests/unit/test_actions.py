@@ -19,9 +19,16 @@ from actions.dialogue import (
 from bot.core.content import library
 
 
-def tracker(text: str = "", *, language: str = "fr", darija: bool = False, intent: str = "faq",
-            entities: list[dict[str, Any]] | None = None, selector_key: str | None = None,
-            events: list[dict[str, Any]] | None = None) -> Tracker:
+def tracker(
+    text: str = "",
+    *,
+    language: str = "fr",
+    darija: bool = False,
+    intent: str = "faq",
+    entities: list[dict[str, Any]] | None = None,
+    selector_key: str | None = None,
+    events: list[dict[str, Any]] | None = None,
+) -> Tracker:
     latest: dict[str, Any] = {"text": text, "intent": {"name": intent, "confidence": 0.9}, "entities": entities or []}
     if selector_key:
         latest["response_selector"] = {"faq": {"response": {"intent_response_key": selector_key}}}

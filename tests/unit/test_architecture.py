@@ -161,8 +161,9 @@ def reads_shared(tree: ast.AST) -> Iterator[int]:
             sides = list(node.args)
         else:
             continue
-        if any(isinstance(x, ast.Constant) and isinstance(x.value, str) and "shared" in x.value.split("/")
-               for x in sides):
+        if any(
+            isinstance(x, ast.Constant) and isinstance(x.value, str) and "shared" in x.value.split("/") for x in sides
+        ):
             yield node.lineno
 
 
@@ -194,6 +195,10 @@ def test_the_rules_catch_a_forbidden_import(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text("import json\n\nfrom bot.ops import training\nfrom ..authoring import sheets\n", encoding="utf-8")
     found = list(crossings(probe, "bot.gateway.probe"))
-    assert found == [(3, "bot.gateway", "bot.ops"), (3, "bot.gateway", "bot.ops"),
-                     (4, "bot.gateway", "bot.authoring"), (4, "bot.gateway", "bot.authoring")]
+    assert found == [
+        (3, "bot.gateway", "bot.ops"),
+        (3, "bot.gateway", "bot.ops"),
+        (4, "bot.gateway", "bot.authoring"),
+        (4, "bot.gateway", "bot.authoring"),
+    ]
     assert all(theirs not in RULES["bot.gateway"] for _, _, theirs in found)

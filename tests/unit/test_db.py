@@ -26,7 +26,8 @@ def test_pinned_versions_are_the_installed_ones() -> None:
 async def test_every_kind_of_statement_through_the_one_hop_adapter(tmp_path: Path) -> None:
     engine = db.create_engine(f"sqlite:///{tmp_path / 't.db'}")
     table = sa.Table(
-        "t", sa.MetaData(),
+        "t",
+        sa.MetaData(),
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("name", sa.String(10), unique=True, nullable=False),
     )

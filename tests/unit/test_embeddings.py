@@ -76,15 +76,19 @@ def test_vectors_are_deterministic_single_or_in_a_batch() -> None:
 
 
 def test_meaning_not_wording_is_what_is_close() -> None:
-    study, school, passport = embeddings.embed([
-        "Do refugees have the right to study?",
-        "Can my children go to a public school?",
-        "I lost my passport, what should I do?",
-    ])
+    study, school, passport = embeddings.embed(
+        [
+            "Do refugees have the right to study?",
+            "Can my children go to a public school?",
+            "I lost my passport, what should I do?",
+        ]
+    )
     assert float(study @ school) > float(study @ passport)
 
 
-def test_training_reuses_cached_vectors_and_embeds_only_new_texts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_training_reuses_cached_vectors_and_embeds_only_new_texts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[list[str]] = []
     real_embed = embeddings.embed
 
@@ -171,8 +175,9 @@ def test_linear_classifier_gives_intent_and_faq_topic_like_diet_and_the_response
             messages.append(Message(data=data))
     training = TrainingData(messages)
     NormalizingTokenizer(NormalizingTokenizer.get_default_config()).process_training_data(training)
-    counts = CountVectorsFeaturizer.create(CountVectorsFeaturizer.get_default_config(), storage,
-                                           Resource("counts"), context)
+    counts = CountVectorsFeaturizer.create(
+        CountVectorsFeaturizer.get_default_config(), storage, Resource("counts"), context
+    )
     counts.train(training)
     counts.process_training_data(training)
     featurizer(tmp_path).process_training_data(training)
@@ -214,8 +219,9 @@ def test_a_message_of_unknown_words_needs_a_clearer_topic() -> None:
     def parsed(confidence: float, known: bool) -> Message:
         message = Message(data={TEXT: "x"})
         message.set(INTENT, {"name": "faq", "confidence": 0.9})
-        message.set("response_selector", {"faq": {"response": {"confidence": confidence,
-                                                                "intent_response_key": "faq/housing"}}})
+        message.set(
+            "response_selector", {"faq": {"response": {"confidence": confidence, "intent_response_key": "faq/housing"}}}
+        )
         message.set(KNOWN_WORDS, known)
         return message
 

@@ -110,7 +110,11 @@ async def test_arabic_and_darija_get_arabic_answers(parts) -> None:
 
 async def test_danger_words_mark_the_message_urgent(parts) -> None:
     engine, runner, rasa, out = parts(echo_greeting)
-    long_text = "Bonjour, je voulais demander pour les papiers. " * 20 + "Mais là il me frappe et je suis enfermée. " + "Merci. " * 20
+    long_text = (
+        "Bonjour, je voulais demander pour les papiers. " * 20
+        + "Mais là il me frappe et je suis enfermée. "
+        + "Merci. " * 20
+    )
     await runner.submit("u3", 13, "fr", "text", text=long_text)
     assert await runner.drain("u3", timeout=5)
     assert rasa.requests[0]["metadata"]["urgent"] is True
@@ -177,7 +181,12 @@ async def test_start_speaks_the_chosen_language_and_shows_the_menu(parts) -> Non
 
 def keyword_topics(text: str) -> dict[str, Any]:
     """A scripted NLU: the topic of the first keyword found, else not understood."""
-    for word, topic in (("landlord", "housing"), ("paid", "labour_rights"), ("school", "education"), ("pregnant", "maternity_child_health")):
+    for word, topic in (
+        ("landlord", "housing"),
+        ("paid", "labour_rights"),
+        ("school", "education"),
+        ("pregnant", "maternity_child_health"),
+    ):
         if word in text:
             return {
                 "intent": {"name": "faq", "confidence": 0.95},
@@ -208,7 +217,9 @@ async def test_a_long_message_the_model_cannot_place_is_answered_by_its_clearest
         return keyword_topics(text) if len(text) < 60 else {"intent": {"name": "nlu_fallback", "confidence": 0.3}}
 
     engine, runner, rasa, out = parts(echo_greeting, whole_unclear)
-    text = "my wife is pregnant and nobody follows her pregnancy here, also my son is not at school since we came to Rabat"
+    text = (
+        "my wife is pregnant and nobody follows her pregnancy here, also my son is not at school since we came to Rabat"
+    )
     await runner.submit("n7", 19, "en", "text", text=text)
     assert await runner.drain("n7", timeout=5)
     assert rasa.requests[-1]["message"] == text  # the whole message stays in the conversation
@@ -257,7 +268,12 @@ async def test_forged_or_foreign_buttons_do_nothing_special(parts) -> None:
 
 async def test_long_answers_are_paged_with_a_more_button(parts) -> None:
     def long_answer(body: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"text": f"page one{PAGE_BREAK}page two{PAGE_BREAK}page three", "buttons": [{"title": "Menu", "payload": "/help"}]}]
+        return [
+            {
+                "text": f"page one{PAGE_BREAK}page two{PAGE_BREAK}page three",
+                "buttons": [{"title": "Menu", "payload": "/help"}],
+            }
+        ]
 
     engine, runner, rasa, out = parts(long_answer)
     await runner.submit("u9", 19, "fr", "text", text="comment demander l'asile au maroc")
@@ -356,9 +372,19 @@ def test_one_unreadable_update_does_not_stop_the_batch() -> None:
     from bot.gateway.telegram_app import install_safe_update_parsing
 
     install_safe_update_parsing()
-    good = {"update_id": 7, "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "salut"}}
-    broken = {"update_id": 8, "message": {"message_id": 2, "date": 0, "chat": {"id": 1, "type": "private"},
-                                          "poll": {"id": "p", "question": "?", "options": [{"text": "a"}]}}}
+    good = {
+        "update_id": 7,
+        "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "salut"},
+    }
+    broken = {
+        "update_id": 8,
+        "message": {
+            "message_id": 2,
+            "date": 0,
+            "chat": {"id": 1, "type": "private"},
+            "poll": {"id": "p", "question": "?", "options": [{"text": "a"}]},
+        },
+    }
     updates = Update.de_list([good, broken], Bot("123456:TEST-TOKEN"))
     assert [u.update_id for u in updates] == [7, 8]
     assert updates[0].message.text == "salut" and updates[1].effective_message is None

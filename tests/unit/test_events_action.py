@@ -44,8 +44,13 @@ async def service() -> AsyncIterator[EventsService]:
     use_service(None)
 
 
-def tracker(text: str, *, language: str = "fr", slots: dict[str, Any] | None = None,
-            entities: list[dict[str, Any]] | None = None) -> Tracker:
+def tracker(
+    text: str,
+    *,
+    language: str = "fr",
+    slots: dict[str, Any] | None = None,
+    entities: list[dict[str, Any]] | None = None,
+) -> Tracker:
     return Tracker(
         sender_id="u1",
         slots={"language": language, "darija": False, **(slots or {})},

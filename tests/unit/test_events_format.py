@@ -87,8 +87,15 @@ def test_title_in_the_users_language_else_french() -> None:
 
 
 def test_place_organiser_free_and_registration() -> None:
-    e = event(1, venue="Centre ALCS", address="Quartier Dakhla", organiser="ALCS Agadir", price="free",
-              registration="+212 5 28 00 00 00", audience={"fr": "Femmes migrantes", "ar": "النساء المهاجرات"})
+    e = event(
+        1,
+        venue="Centre ALCS",
+        address="Quartier Dakhla",
+        organiser="ALCS Agadir",
+        price="free",
+        registration="+212 5 28 00 00 00",
+        audience={"fr": "Femmes migrantes", "ar": "النساء المهاجرات"},
+    )
     fr = format_listing(listing([e]), "fr")
     assert "Centre ALCS, Quartier Dakhla, Agadir" in fr
     assert TEXTS.get("event_organiser", "fr", organiser="ALCS Agadir") in fr

@@ -189,7 +189,9 @@ def test_slots_round_trip_and_a_past_period_is_forgotten() -> None:
     slot = TANGER_JOBS_NEXT_WEEK.period_slot()
     assert previous_query("tanger", "jobs_training", slot, SUNDAY, v) == TANGER_JOBS_NEXT_WEEK
     a_month_later = SUNDAY + dt.timedelta(days=30)
-    assert previous_query("tanger", "jobs_training", slot, a_month_later, v) == Query(city="tanger", topic="jobs_training")
+    assert previous_query("tanger", "jobs_training", slot, a_month_later, v) == Query(
+        city="tanger", topic="jobs_training"
+    )
     assert previous_query("atlantis", "astrology", "garbage", SUNDAY, v) == Query()
 
 

@@ -53,7 +53,13 @@ class Clock:
 def test_ics_recurring_event_is_expanded_without_its_exception_date() -> None:
     events, problems = parse("feed.ics")
     weekly = sorted(e.start for e in events.values() if e.id.startswith("alcs-agadir-permanence@test@"))
-    assert weekly == [at(2026, 12, 2, 10), at(2026, 12, 9, 10), at(2026, 12, 16, 10), at(2026, 12, 23, 10), at(2027, 1, 6, 10)]
+    assert weekly == [
+        at(2026, 12, 2, 10),
+        at(2026, 12, 9, 10),
+        at(2026, 12, 16, 10),
+        at(2026, 12, 23, 10),
+        at(2027, 1, 6, 10),
+    ]
     assert problems == ()
 
 
@@ -76,7 +82,11 @@ def test_ics_properties_become_event_fields() -> None:
         "ar": "ورشة «ريادة الأعمال والنوع الاجتماعي»",
         "en": 'Workshop "Entrepreneurship and gender"',
     }
-    assert (workshop.city, workshop.venue, workshop.address) == ("tanger", "Espace FORSATY", "10 avenue Mohammed V, Tanger")
+    assert (workshop.city, workshop.venue, workshop.address) == (
+        "tanger",
+        "Espace FORSATY",
+        "10 avenue Mohammed V, Tanger",
+    )
     assert workshop.topics == ("jobs_training", "women")
     assert workshop.organiser == "Programme FORSATY (OIM)"
     assert (workshop.price, workshop.registration) == ("free", "+212 5 39 00 00 00")
@@ -103,7 +113,11 @@ def test_json_feed_fields_dates_and_recurrence() -> None:
     assert refugee_day.city == "rabat" and refugee_day.all_day
     assert (refugee_day.start, refugee_day.end) == (at(2027, 6, 20), at(2027, 6, 21))
     festival = events["casa-festival@test"]  # the end day is included
-    assert (festival.start, festival.end, festival.titles) == (at(2027, 5, 14), at(2027, 5, 17), {"fr": "Festival des cultures"})
+    assert (festival.start, festival.end, festival.titles) == (
+        at(2027, 5, 14),
+        at(2027, 5, 17),
+        {"fr": "Festival des cultures"},
+    )
     weekly = sorted(e.start.date() for e in events.values() if e.id.startswith("rabat-legal-weekly@test@"))
     assert weekly == [dt.date(2026, 12, 1), dt.date(2026, 12, 8), dt.date(2026, 12, 22)]
     assert events["rabat-legal-weekly@test@2026-12-01T09:30:00+01:00"].topics == ("rights",)  # "droits"
@@ -116,8 +130,15 @@ def test_malformed_events_are_skipped_and_named_the_rest_is_kept() -> None:
     assert set(events) == {"good@test", "unknown-city@test"}
     assert events["unknown-city@test"].city is None
     text = "\n".join(problems)
-    for bad in ("#2: skipped", "no-french@test: skipped", "bad-date@test: skipped", "backwards@test: skipped",
-                "bad-rule@test: skipped", "unknown-city@test: unknown city", "#8: skipped"):
+    for bad in (
+        "#2: skipped",
+        "no-french@test: skipped",
+        "bad-date@test: skipped",
+        "backwards@test: skipped",
+        "bad-rule@test: skipped",
+        "unknown-city@test: unknown city",
+        "#8: skipped",
+    ):
         assert bad in text
     events, problems = parse("partly_broken.ics")
     assert set(events) == {"good@test"} and events["good@test"].city == "fes"
@@ -135,7 +156,10 @@ def test_format_from_content_type_then_extension_then_content() -> None:
     assert detect_format("https://x/feed", Fetched(b"", "application/json")) == "json"
     assert detect_format("https://x/feed.ics?key=1", Fetched(b"", "text/plain")) == "ics"
     assert detect_format("/srv/events.yml", Fetched(b"events: []")) == "yaml"
-    assert detect_format("https://x/export", Fetched(b"\xef\xbb\xbfBEGIN:VCALENDAR\r\n", "application/octet-stream")) == "ics"
+    assert (
+        detect_format("https://x/export", Fetched(b"\xef\xbb\xbfBEGIN:VCALENDAR\r\n", "application/octet-stream"))
+        == "ics"
+    )
     assert detect_format("https://x/export", Fetched(b'  {"events": []}', None)) == "json"
     with pytest.raises(FeedError):
         detect_format("https://x/export", Fetched(b"<html>login</html>", "text/html"))
@@ -145,7 +169,9 @@ def test_events_url_lists_several_sources() -> None:
     root = Path("/srv/dalil")
     assert parse_sources(None, root) == [str(Path(__file__).resolve().parents[2] / "events" / "events.yml")]
     assert parse_sources("https://a.org/x.ics, https://b.org/y.json  events/local.yml,https://a.org/x.ics", root) == [
-        "https://a.org/x.ics", "https://b.org/y.json", "/srv/dalil/events/local.yml"
+        "https://a.org/x.ics",
+        "https://b.org/y.json",
+        "/srv/dalil/events/local.yml",
     ]
 
 
@@ -212,7 +238,8 @@ async def test_filters_by_city_topic_and_period_sorted_by_start(feed: Feed) -> N
         later = await service.upcoming(Query(), at(2026, 12, 1, 12))  # the all-day event is still on
     assert titles(tanger.events) == ["Atelier CV pour les jeunes", "Atelier « Entrepreneuriat et genre »"]
     assert [e.id for e in hiv_this_week.events] == [
-        "world-aids-day-agadir@test", "alcs-agadir-permanence@test@2026-12-02T10:00:00+01:00"
+        "world-aids-day-agadir@test",
+        "alcs-agadir-permanence@test@2026-12-02T10:00:00+01:00",
     ]
     assert later.events[0].id == "world-aids-day-agadir@test"
     starts = [e.start for e in later.events]
@@ -243,7 +270,9 @@ async def test_a_feed_down_serves_the_last_good_copy_and_says_since_when(feed: F
         assert fresh.stale_sources == {} and fresh.errors == {}
 
 
-async def test_a_malformed_feed_after_a_good_one_keeps_the_good_copy(feed: Feed, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_malformed_feed_after_a_good_one_keeps_the_good_copy(
+    feed: Feed, caplog: pytest.LogCaptureFixture
+) -> None:
     clock = Clock()
     async with httpx.AsyncClient(transport=httpx.MockTransport(feed)) as http:
         service = EventsService(http, [URL], ttl=60, clock=clock)
@@ -271,7 +300,9 @@ async def test_a_slow_feed_is_abandoned_at_the_timeout_and_the_copy_served(feed:
     assert len(listing.events) == 2 and listing.errors == {URL: "timed out after 0.3 s"}
 
 
-async def test_a_feed_never_read_gives_nothing_and_the_others_still_answer(feed: Feed, caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_feed_never_read_gives_nothing_and_the_others_still_answer(
+    feed: Feed, caplog: pytest.LogCaptureFixture
+) -> None:
     feed.respond = lambda: httpx.Response(503)
     private = "https://calendar.example.org/ical/private-s3cr3t/basic.ics"
     async with httpx.AsyncClient(transport=httpx.MockTransport(feed)) as http:

@@ -102,7 +102,9 @@ def test_missing_source(project: Path) -> None:
 def test_unknown_contact_and_unknown_menu_topic(project: Path) -> None:
     edit(project, "work", lambda d: d["contacts"].append("nobody"))
     menu = project / "content" / "menu.yml"
-    menu.write_text(menu.read_text().replace("topics: [work, labour_rights", "topics: [work, jobs_abroad, labour_rights"))
+    menu.write_text(
+        menu.read_text().replace("topics: [work, labour_rights", "topics: [work, jobs_abroad, labour_rights")
+    )
     found = messages(project)
     assert any("unknown contact 'nobody'" in m for m in found)
     assert any("content/menu.yml" in m and "jobs_abroad" in m for m in found)
@@ -122,10 +124,19 @@ def test_broken_yaml_is_reported_not_raised(project: Path) -> None:
 def test_held_out_scoring_counts_what_the_user_receives() -> None:
     from bot.ops.nlu_eval import answered_labels
 
-    faq = {"intent": {"name": "faq"}, "response_selector": {"faq": {"response": {"intent_response_key": "faq/legal_aid"}}}}
+    faq = {
+        "intent": {"name": "faq"},
+        "response_selector": {"faq": {"response": {"intent_response_key": "faq/legal_aid"}}},
+    }
     assert answered_labels(faq) == {"faq/legal_aid"}
-    urgent_over_faq = {**faq, "intent": {"name": "urgent"},
-                       "intent_ranking": [{"name": "urgent", "confidence": 1.0}, {"name": "faq", "confidence": 0.9}]}
+    urgent_over_faq = {
+        **faq,
+        "intent": {"name": "urgent"},
+        "intent_ranking": [{"name": "urgent", "confidence": 1.0}, {"name": "faq", "confidence": 0.9}],
+    }
     assert answered_labels(urgent_over_faq) == {"urgent", "faq/legal_aid"}
-    weak = {**urgent_over_faq, "intent_ranking": [{"name": "urgent", "confidence": 1.0}, {"name": "faq", "confidence": 0.2}]}
+    weak = {
+        **urgent_over_faq,
+        "intent_ranking": [{"name": "urgent", "confidence": 1.0}, {"name": "faq", "confidence": 0.2}],
+    }
     assert answered_labels(weak) == {"urgent"}

@@ -56,7 +56,12 @@ async def test_terminal_chat_health_is_up(tmp_path: Path) -> None:
 
 def test_status_prints_off_and_exits_zero_when_only_the_gateway_is_missing(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
     async def fake_status(settings: Settings) -> list:
-        return [("rasa", True, "ok"), ("actions", True, "ok"), ("gateway", None, "terminal mode"), ("database", True, "ok")]
+        return [
+            ("rasa", True, "ok"),
+            ("actions", True, "ok"),
+            ("gateway", None, "terminal mode"),
+            ("database", True, "ok"),
+        ]
 
     monkeypatch.setattr(health, "status", fake_status)
     assert health.main(terminal_settings(tmp_path, _port())) == 0

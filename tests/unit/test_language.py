@@ -164,9 +164,7 @@ def test_english_and_french_words_that_look_like_ki_ti_prefixes_are_not_darija(t
     assert lang(text) != "ary"
 
 
-@pytest.mark.parametrize(
-    "text", ["Mamadou Diallo", "Aminata Traore", "Ibrahim Kone", "Fatou Sow", "San Francisco"]
-)
+@pytest.mark.parametrize("text", ["Mamadou Diallo", "Aminata Traore", "Ibrahim Kone", "Fatou Sow", "San Francisco"])
 def test_a_name_alone_says_no_language(text: str) -> None:
     # Capitalised words, no function word, words the model does not know: ask, do not guess.
     assert lang(text) == "und"
@@ -199,9 +197,7 @@ def test_chat_abbreviations(text: str, expected: str) -> None:
     assert lang(text) == expected
 
 
-@pytest.mark.parametrize(
-    "text", ["وريني المواعيد", "عاوني عافاك", "قوليا فين نمشي", "شرحلي الورقة", "حيدو نمرتي"]
-)
+@pytest.mark.parametrize("text", ["وريني المواعيد", "عاوني عافاك", "قوليا فين نمشي", "شرحلي الورقة", "حيدو نمرتي"])
 def test_darija_imperatives_with_a_pronoun(text: str) -> None:
     assert arabic(text) == "ary"
 
@@ -289,9 +285,7 @@ def test_msa_demonstratives_with_thal_stay_msa(text: str) -> None:
     assert arabic(text) == "ar"
 
 
-@pytest.mark.parametrize(
-    "text", ["دياله", "ديالها", "ديالهم", "ديالنا", "ديالي", "ديالو", "ديالهوم", "نتاعك"]
-)
+@pytest.mark.parametrize("text", ["دياله", "ديالها", "ديالهم", "ديالنا", "ديالي", "ديالو", "ديالهوم", "نتاعك"])
 def test_possessive_dyal_with_pronouns_is_darija(text: str) -> None:
     assert arabic(text) == "ary"
 
@@ -302,9 +296,7 @@ def test_possessive_in_a_phrase() -> None:
     assert arabic("الديالكتيك") == "ar"
 
 
-@pytest.mark.parametrize(
-    "text", ["تيقولو", "تيمشي", "تيجي كل سيمانة", "تانمشي", "كتمشي", "كتبغي", "كتفهم", "غاتشوف"]
-)
+@pytest.mark.parametrize("text", ["تيقولو", "تيمشي", "تيجي كل سيمانة", "تانمشي", "كتمشي", "كتبغي", "كتفهم", "غاتشوف"])
 def test_ta_ka_gha_verb_prefixes_are_darija(text: str) -> None:
     # تيق-, كتم-, كتب-, كتف- start MSA words too (تيقن، كتمان، كتبه، كتفه): a listed verb
     # stem after the prefix (قول، مشي، بغي، فهم) still makes the word Darija.
@@ -319,9 +311,7 @@ def test_msa_words_that_start_like_a_verb_prefix_stay_msa(text: str) -> None:
     assert arabic(text) == "ar"
 
 
-@pytest.mark.parametrize(
-    "text", ["تعرفو", "كيمشيو", "كيمشيوا", "يمشيو", "نقولو", "كانو", "قالو ليا", "مشاو"]
-)
+@pytest.mark.parametrize("text", ["تعرفو", "كيمشيو", "كيمشيوا", "يمشيو", "نقولو", "كانو", "قالو ليا", "مشاو"])
 def test_plural_in_u_without_alef_is_darija(text: str) -> None:
     assert arabic(text) == "ary"
 
@@ -345,9 +335,7 @@ def test_darija_words_alone(text: str) -> None:
     assert arabic(text) == "ary"
 
 
-@pytest.mark.parametrize(
-    "text", ["زيد شوية", "بلا فلوس", "حتى حاجة", "ف الدار", "وف الليل", "غا نشوف"]
-)
+@pytest.mark.parametrize("text", ["زيد شوية", "بلا فلوس", "حتى حاجة", "ف الدار", "وف الليل", "غا نشوف"])
 def test_weak_darija_words_with_company(text: str) -> None:
     # زيد (also the name Zaid), بلا (MSA "without") and حاجة (MSA "need") are weak alone
     assert arabic(text) == "ary"
@@ -481,9 +469,7 @@ def test_detection_is_a_frozen_value() -> None:
 def test_lexicon_rejects_unquoted_yaml_booleans(tmp_path: Path) -> None:
     bad = tmp_path / "cues.yml"
     bad.write_text(
-        "darija_arabic: {strong: [واش]}\n"
-        "darija_latin: {strong: [wach]}\n"
-        "latin_words: {en: [yes, hello]}\n",
+        "darija_arabic: {strong: [واش]}\ndarija_latin: {strong: [wach]}\nlatin_words: {en: [yes, hello]}\n",
         encoding="utf-8",
     )
     with pytest.raises(ValueError, match="quote"):

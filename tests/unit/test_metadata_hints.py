@@ -23,7 +23,8 @@ def test_the_gateways_chosen_part_decides_the_topic() -> None:
     assert out.get("intent")["name"] == "faq"
     assert out.get("response_selector")["faq"]["response"]["intent_response_key"] == "faq/housing"
     assert {"entity": "faq_topic", "value": "housing"}.items() <= next(
-        e for e in out.get("entities") if e["entity"] == "faq_topic").items()
+        e for e in out.get("entities") if e["entity"] == "faq_topic"
+    ).items()
 
 
 def test_danger_still_wins_over_a_chosen_part() -> None:

@@ -19,26 +19,34 @@ def faq(topic: str, confidence: float = 0.95) -> dict[str, Any]:
 UNCLEAR = {"intent": {"name": "nlu_fallback", "confidence": 0.3}}
 
 
-@pytest.mark.parametrize("text", [
-    "on nous met dehors de l'appartement lundi. mon patron ne m'a pas payé depuis deux mois et mon fils ne va pas à l'école",
-    "طردونا من الدار والباطرون ما خلصنيش هادي شهرين. ولدي ما كيقراش",
-    "lmol dar bgha ykhrjna. lpatron ma khlsnich 2 chhor w wldi ma kay9rach f lmadrasa",
-    "My landlord wants us out by Monday, my boss has not paid me for two months and my son is not in school.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "on nous met dehors de l'appartement lundi. mon patron ne m'a pas payé depuis deux mois et mon fils ne va pas à l'école",
+        "طردونا من الدار والباطرون ما خلصنيش هادي شهرين. ولدي ما كيقراش",
+        "lmol dar bgha ykhrjna. lpatron ma khlsnich 2 chhor w wldi ma kay9rach f lmadrasa",
+        "My landlord wants us out by Monday, my boss has not paid me for two months and my son is not in school.",
+    ],
+)
 def test_a_long_message_with_several_needs_is_cut_into_parts(text: str) -> None:
     parts = segments(text)
     assert 2 <= len(parts) <= 6, parts
     assert all(len(p.split()) >= 3 for p in parts), parts
 
 
-@pytest.mark.parametrize("text", ["je veux demander l'asile", "how do i get a residence card in rabat please", "😭😭😭", ""])
+@pytest.mark.parametrize(
+    "text", ["je veux demander l'asile", "how do i get a residence card in rabat please", "😭😭😭", ""]
+)
 def test_short_messages_are_one_need(text: str) -> None:
     assert segments(text) == []
 
 
 def test_the_whole_message_is_answered_when_its_topic_is_one_of_the_parts() -> None:
-    parts = [("we are put out of the flat", faq("housing")), ("my boss does not pay", faq("labour_rights")),
-             ("my son is not at school", faq("education"))]
+    parts = [
+        ("we are put out of the flat", faq("housing")),
+        ("my boss does not pay", faq("labour_rights")),
+        ("my son is not at school", faq("education")),
+    ]
     result = plan("whole", faq("housing"), parts)
     assert (result.text, result.topic, result.offers) == ("whole", "housing", ("labour_rights", "education"))
 

@@ -41,7 +41,9 @@ async def test_forget_deletes_every_row_and_the_tracker(tmp_path: Path) -> None:
         item = await store.inbox_add(user, "text", text="une question", update_id=hash(user) % 1000)
         assert item
         await store.callback_add(user, {"t": "payload", "payload": "/help"})
-        await store.handoff_create(user, reason="request", urgent=False, language="fr", context_topic=None, thread_id=7 if user == "ua" else 8)
+        await store.handoff_create(
+            user, reason="request", urgent=False, language="fr", context_topic=None, thread_id=7 if user == "ua" else 8
+        )
         await store.topic_set(user, 7 if user == "ua" else 8)
         add_event(rasa_db, user, utcnow())
     deleted = await privacy.forget("ua")
@@ -112,7 +114,9 @@ class FakeChat:
         self.deleted.append((chat_id, list(message_ids)))
 
 
-async def sent(store: Store, user: str, message_id: int, *, hotline: bool = False, age: dt.timedelta | None = None) -> None:
+async def sent(
+    store: Store, user: str, message_id: int, *, hotline: bool = False, age: dt.timedelta | None = None
+) -> None:
     """A message the bot sent to the person (or to their topic), `age` ago."""
     from bot.storage.schema import sent_messages
 
@@ -131,7 +135,9 @@ async def age_user(store: Store, user: str, days: int) -> None:
     from bot.storage.schema import users
 
     async with store.engine.begin() as conn:
-        await conn.execute(users.update().where(users.c.id == user).values(last_seen_at=utcnow() - dt.timedelta(days=days)))
+        await conn.execute(
+            users.update().where(users.c.id == user).values(last_seen_at=utcnow() - dt.timedelta(days=days))
+        )
 
 
 async def test_forget_deletes_the_bots_recent_messages_in_the_persons_chat(tmp_path: Path) -> None:
@@ -178,7 +184,9 @@ async def test_retention_deletes_the_forum_topic_of_an_expired_person(tmp_path: 
         await store.touch_user(user, 1, "fr")
         await store.topic_set(user, thread)
         await sent(store, user, thread * 10, hotline=True)
-    await store.handoff_create("old_open", reason="request", urgent=False, language="fr", context_topic=None, thread_id=9)
+    await store.handoff_create(
+        "old_open", reason="request", urgent=False, language="fr", context_topic=None, thread_id=9
+    )
     await age_user(store, "old", 45)
     await age_user(store, "old_open", 45)
     deleted = await privacy.apply_retention()

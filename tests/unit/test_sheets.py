@@ -60,10 +60,12 @@ def project(tmp_path: Path) -> Path:
 @pytest.fixture
 def sheet(tmp_path: Path, exported: dict[str, Path]) -> Callable[[str], Path]:
     """A fresh copy of an exported file that the test may edit."""
+
     def copy(name: str) -> Path:
         target = tmp_path / name
         shutil.copy(exported[name], target)
         return target
+
     return copy
 
 
@@ -112,7 +114,8 @@ def refused(project: Path, path: Path, importer: Callable[..., ImportReport] = i
 # -- round trips ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["faq.xlsx", "faq.csv"])
 def test_export_then_import_unchanged_reports_no_changes_and_writes_nothing(
-        project: Path, sheet: Callable[[str], Path], name: str) -> None:
+    project: Path, sheet: Callable[[str], Path], name: str
+) -> None:
     before = snapshot(project)
     report = import_faq(project, sheet(name), apply=True, today=TODAY)
     assert messages(report) == []
@@ -128,7 +131,9 @@ def test_the_csv_has_a_byte_order_mark_so_excel_reads_arabic(sheet: Callable[[st
     assert "طلب اللجوء" in data.decode("utf-8-sig")
 
 
-def test_a_csv_saved_by_excel_in_french_with_semicolons_reads_the_same(project: Path, sheet: Callable[[str], Path]) -> None:
+def test_a_csv_saved_by_excel_in_french_with_semicolons_reads_the_same(
+    project: Path, sheet: Callable[[str], Path]
+) -> None:
     path = sheet("faq.csv")
     rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
     buffer = io.StringIO(newline="")
@@ -141,7 +146,8 @@ def test_a_csv_saved_by_excel_in_french_with_semicolons_reads_the_same(project: 
 
 # -- edits -----------------------------------------------------------------------------------------------
 def test_a_new_phone_number_changes_contacts_yml_and_every_answer_naming_the_contact(
-        project: Path, sheet: Callable[[str], Path]) -> None:
+    project: Path, sheet: Callable[[str], Path]
+) -> None:
     path = sheet("faq.xlsx")
     edit(path, lambda ws: set_cell(ws, {"id": "unhcr_helpline"}, "phone", "+212 5 37 00 00 01"), "Contacts")
     contacts_yml = project / "content" / "contacts.yml"
@@ -154,7 +160,8 @@ def test_a_new_phone_number_changes_contacts_yml_and_every_answer_naming_the_con
     assert report.changed_files == [contacts_yml]
     new_lines = contacts_yml.read_text(encoding="utf-8").splitlines()
     assert [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b] == [
-        ('  phone: "+212 5 37 54 54 00"', '  phone: "+212 5 37 00 00 01"')]
+        ('  phone: "+212 5 37 54 54 00"', '  phone: "+212 5 37 00 00 01"')
+    ]
     library = Library(project)
     naming = [t for t in library.topics().values() if "unhcr_helpline" in t.contacts]
     assert naming
@@ -165,7 +172,8 @@ def test_a_new_phone_number_changes_contacts_yml_and_every_answer_naming_the_con
 
 
 def test_an_edited_answer_shows_in_the_diff_and_is_written_only_when_applied(
-        project: Path, sheet: Callable[[str], Path]) -> None:
+    project: Path, sheet: Callable[[str], Path]
+) -> None:
     path = sheet("faq.xlsx")
     old_answer = Library(project).topics()["work"].answer["fr"]
     new_answer = old_answer.replace("Ce visa vaut 1 an.", "Ce visa vaut un an.")
@@ -177,8 +185,14 @@ def test_an_edited_answer_shows_in_the_diff_and_is_written_only_when_applied(
     assert snapshot(project) == before
     diff = dry.diff_text()
     assert diff.startswith("topic work (faq/work.yml):")
-    assert "-2. Le ministère de l'Emploi doit ensuite viser (approuver) votre contrat de travail. Ce visa vaut 1 an." in diff
-    assert "+2. Le ministère de l'Emploi doit ensuite viser (approuver) votre contrat de travail. Ce visa vaut un an." in diff
+    assert (
+        "-2. Le ministère de l'Emploi doit ensuite viser (approuver) votre contrat de travail. Ce visa vaut 1 an."
+        in diff
+    )
+    assert (
+        "+2. Le ministère de l'Emploi doit ensuite viser (approuver) votre contrat de travail. Ce visa vaut un an."
+        in diff
+    )
     assert dry.changed_files == [project / "faq" / "work.yml"]
 
     applied = import_faq(project, path, apply=True, today=TODAY)
@@ -207,8 +221,11 @@ def test_a_new_question_is_added_to_the_topic(project: Path, sheet: Callable[[st
 def test_new_rows_with_a_new_id_create_a_topic_file(project: Path, sheet: Callable[[str], Path]) -> None:
     path = sheet("faq.xlsx")
     texts = {
-        "fr": ("Cours de langue", "Des cours d'arabe et de français sont gratuits dans certaines associations.",
-               "cours de darija gratuit\napprendre le français gratuitement"),
+        "fr": (
+            "Cours de langue",
+            "Des cours d'arabe et de français sont gratuits dans certaines associations.",
+            "cours de darija gratuit\napprendre le français gratuitement",
+        ),
         "ar": ("دروس اللغة", "توجد دروس مجانية في العربية والفرنسية لدى بعض الجمعيات.", "دروس مجانية في اللغة العربية"),
         "ary_arab": ("", "كاينين دروس ديال العربية والفرنسية بلاش عند شي جمعيات.", "بغيت نتعلم الدارجة بلاش"),
         "ary_latn": ("", "", "bghit nt3allem darija bla flous"),
@@ -217,8 +234,20 @@ def test_new_rows_with_a_new_id_create_a_topic_file(project: Path, sheet: Callab
 
     def add_topic(ws: Any) -> None:
         for lang, (title, answer, questions) in texts.items():
-            ws.append(["language_classes", "support", lang, title, answer, "", questions,
-                       "https://example.org/classes | undated | 2026-11-20", "2026-11-20", "foo"])
+            ws.append(
+                [
+                    "language_classes",
+                    "support",
+                    lang,
+                    title,
+                    answer,
+                    "",
+                    questions,
+                    "https://example.org/classes | undated | 2026-11-20",
+                    "2026-11-20",
+                    "foo",
+                ]
+            )
 
     edit(path, add_topic)
     report = import_faq(project, path, apply=True, today=TODAY)
@@ -257,12 +286,21 @@ def test_problems_name_the_row_and_column(project: Path, sheet: Callable[[str], 
 
     edit(path, break_things)
     errors = refused(project, path)
-    assert (f"ERROR: faq.xlsx, sheet FAQ, row {numbers['ar']}, column answer: "
-            "the ar answer is missing (missing translation). Write the answer in this language.") in errors
-    assert any(m.startswith(f"ERROR: faq.xlsx, sheet FAQ, row {numbers['date']}, column last_checked: "
-                            "the last_checked of topic work differs from row") for m in errors)
-    assert any(m.startswith(f"ERROR: faq.xlsx, sheet FAQ, row {numbers['lang']}, column language: "
-                            "unknown language 'english'") for m in errors)
+    assert (
+        f"ERROR: faq.xlsx, sheet FAQ, row {numbers['ar']}, column answer: "
+        "the ar answer is missing (missing translation). Write the answer in this language."
+    ) in errors
+    assert any(
+        m.startswith(
+            f"ERROR: faq.xlsx, sheet FAQ, row {numbers['date']}, column last_checked: "
+            "the last_checked of topic work differs from row"
+        )
+        for m in errors
+    )
+    assert any(
+        m.startswith(f"ERROR: faq.xlsx, sheet FAQ, row {numbers['lang']}, column language: unknown language 'english'")
+        for m in errors
+    )
 
 
 def test_an_unknown_column_is_ignored_with_a_warning(project: Path, sheet: Callable[[str], Path]) -> None:
@@ -274,10 +312,14 @@ def test_an_unknown_column_is_ignored_with_a_warning(project: Path, sheet: Calla
 
 
 # -- edits made in the project since the export are not undone ---------------------------------------------
-def test_an_import_does_not_undo_a_change_made_in_faq_since_the_export(project: Path, sheet: Callable[[str], Path]) -> None:
+def test_an_import_does_not_undo_a_change_made_in_faq_since_the_export(
+    project: Path, sheet: Callable[[str], Path]
+) -> None:
     path = sheet("faq.xlsx")
     work = project / "faq" / "work.yml"
-    work.write_text(work.read_text(encoding="utf-8").replace("Travailler au Maroc", "Le travail au Maroc"), encoding="utf-8")
+    work.write_text(
+        work.read_text(encoding="utf-8").replace("Travailler au Maroc", "Le travail au Maroc"), encoding="utf-8"
+    )
     before = snapshot(project)
 
     untouched = import_faq(project, path, apply=True, today=TODAY)
@@ -287,10 +329,14 @@ def test_an_import_does_not_undo_a_change_made_in_faq_since_the_export(project: 
 
     edit(path, lambda ws: set_cell(ws, {"topic": "work", "language": "en"}, "title", "Jobs in Morocco"))
     errors = refused(project, path)
-    assert any("the topic work was changed both in this sheet and in faq/work.yml since the export" in m for m in errors)
+    assert any(
+        "the topic work was changed both in this sheet and in faq/work.yml since the export" in m for m in errors
+    )
 
 
-def test_apply_refuses_when_a_file_changed_after_the_import_read_it(project: Path, sheet: Callable[[str], Path]) -> None:
+def test_apply_refuses_when_a_file_changed_after_the_import_read_it(
+    project: Path, sheet: Callable[[str], Path]
+) -> None:
     path = sheet("faq.xlsx")
     edit(path, lambda ws: set_cell(ws, {"topic": "work", "language": "en"}, "title", "Jobs in Morocco"))
     report = import_faq(project, path, today=TODAY)
@@ -327,8 +373,9 @@ def test_a_file_over_10_mb_is_refused(project: Path, tmp_path: Path) -> None:
     assert "more than 10 MB" in message
 
 
-def test_a_zip_bomb_is_refused_before_openpyxl_opens_it(project: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_zip_bomb_is_refused_before_openpyxl_opens_it(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "faq.xlsx"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
@@ -350,8 +397,9 @@ def test_xml_entity_declarations_are_refused(project: Path, sheet: Callable[[str
     path = sheet("faq.xlsx")
     with zipfile.ZipFile(path) as archive:
         parts = {info.filename: archive.read(info) for info in archive.infolist()}
-    parts["xl/workbook.xml"] = (b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol">]>'
-                                + parts["xl/workbook.xml"].split(b"?>", 1)[-1])
+    parts["xl/workbook.xml"] = (
+        b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol">]>' + parts["xl/workbook.xml"].split(b"?>", 1)[-1]
+    )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, data in parts.items():
             archive.writestr(name, data)
@@ -370,25 +418,44 @@ def test_a_formula_is_refused_with_its_row_and_column(project: Path, sheet: Call
 
     edit(path, add_formulas)
     errors = refused(project, path)
-    assert (f"ERROR: faq.xlsx, sheet FAQ, row {numbers['formula']}, column answer: formulas are not allowed. "
-            "Type the text itself (a cell may not start with =).") in errors
+    assert (
+        f"ERROR: faq.xlsx, sheet FAQ, row {numbers['formula']}, column answer: formulas are not allowed. "
+        "Type the text itself (a cell may not start with =)."
+    ) in errors
     assert any(f"row {numbers['text']}, column caution: formulas are not allowed" in m for m in errors)
 
 
 def test_a_huge_cell_is_refused(project: Path, sheet: Callable[[str], Path]) -> None:
     path = sheet("faq.xlsx")
     number = {}
-    edit(path, lambda ws: number.setdefault("n", set_cell(ws, {"topic": "work", "language": "en"}, "answer", "a" * 10_001)))
+    edit(
+        path,
+        lambda ws: number.setdefault("n", set_cell(ws, {"topic": "work", "language": "en"}, "answer", "a" * 10_001)),
+    )
     [message] = refused(project, path)
-    assert message.startswith(f"ERROR: faq.xlsx, sheet FAQ, row {number['n']}, column answer: the cell has 10,001 characters")
+    assert message.startswith(
+        f"ERROR: faq.xlsx, sheet FAQ, row {number['n']}, column answer: the cell has 10,001 characters"
+    )
 
 
 def test_more_than_5000_rows_are_refused(project: Path, tmp_path: Path) -> None:
     path = tmp_path / "faq.xlsx"
     workbook = openpyxl.Workbook(write_only=True)
     ws = workbook.create_sheet("FAQ")
-    ws.append(["topic", "family", "language", "title", "answer", "caution", "questions", "sources",
-               "last_checked", "contacts"])
+    ws.append(
+        [
+            "topic",
+            "family",
+            "language",
+            "title",
+            "answer",
+            "caution",
+            "questions",
+            "sources",
+            "last_checked",
+            "contacts",
+        ]
+    )
     for number in range(5_001):
         ws.append([f"topic_{number}", "support", "fr", "t", "a", "", "q", "https://example.org", "2026-11-01", ""])
     workbook.save(path)
@@ -430,11 +497,17 @@ def test_a_duplicate_topic_and_language_row_is_refused(project: Path, sheet: Cal
 def test_an_unknown_contact_id_is_refused(project: Path, sheet: Callable[[str], Path]) -> None:
     path = sheet("faq.xlsx")
     numbers = {}
-    edit(path, lambda ws: numbers.setdefault("n", set_cell(ws, {"topic": "work", "language": "fr"}, "contacts",
-                                                            "police_foreigners\nnobody")))
+    edit(
+        path,
+        lambda ws: numbers.setdefault(
+            "n", set_cell(ws, {"topic": "work", "language": "fr"}, "contacts", "police_foreigners\nnobody")
+        ),
+    )
     errors = refused(project, path)
-    assert any(m.startswith("ERROR: faq.xlsx, sheet FAQ, row ") and "column contacts, line 2: unknown contact 'nobody'" in m
-               for m in errors)
+    assert any(
+        m.startswith("ERROR: faq.xlsx, sheet FAQ, row ") and "column contacts, line 2: unknown contact 'nobody'" in m
+        for m in errors
+    )
 
 
 def test_a_phone_number_excel_turned_into_a_number_is_refused(project: Path, sheet: Callable[[str], Path]) -> None:
@@ -479,8 +552,8 @@ def test_arabic_cells_read_right_to_left_and_the_header_is_frozen(sheet: Callabl
     name_ar = contacts.cell(row_of(contacts, id="omdh"), column(contacts, "name_ar"))
     assert name_ar.alignment.readingOrder == 2
     readme = [c.value for c in workbook["README"]["A"] if c.value]
-    french = readme[readme.index("FR") + 1: readme.index("EN")]
-    english = readme[readme.index("EN") + 1: readme.index("EN") + 1 + len(french)]
+    french = readme[readme.index("FR") + 1 : readme.index("EN")]
+    english = readme[readme.index("EN") + 1 : readme.index("EN") + 1 + len(french)]
     assert 5 <= len(french) == len(english) <= 10
     assert french[0].startswith("1. Modifiez") and english[0].startswith("1. Edit")
     assert workbook["_dalil"].sheet_state == "hidden"
@@ -489,7 +562,8 @@ def test_arabic_cells_read_right_to_left_and_the_header_is_frozen(sheet: Callabl
 # -- events ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["events.xlsx", "events.csv"])
 def test_events_round_trip_reports_no_changes_and_writes_nothing(
-        project: Path, sheet: Callable[[str], Path], name: str) -> None:
+    project: Path, sheet: Callable[[str], Path], name: str
+) -> None:
     before = snapshot(project)
     report = import_events(project, sheet(name), apply=True, today=TODAY)
     assert messages(report) == []
@@ -516,18 +590,26 @@ def test_an_edited_event_rewrites_only_its_lines(project: Path, sheet: Callable[
     report = import_events(project, path, apply=True, today=TODAY)
 
     assert report.ok, messages(report)
-    assert f"event {event} (events/events.yml):\n  end: \"2026-12-01 16:30\" → \"2026-12-01 17:00\"" in report.diff_text()
+    assert f'event {event} (events/events.yml):\n  end: "2026-12-01 16:30" → "2026-12-01 17:00"' in report.diff_text()
     new_lines = events_yml.read_text(encoding="utf-8").splitlines()
     assert [(a, b) for a, b in zip(old_lines, new_lines, strict=True) if a != b] == [
-        ("    end: 2026-12-01T16:30", "    end: 2026-12-01T17:00")]
+        ("    end: 2026-12-01T16:30", "    end: 2026-12-01T17:00")
+    ]
 
 
 def test_a_new_event_is_appended(project: Path, sheet: Callable[[str], Path]) -> None:
     path = sheet("events.xlsx")
 
     def add(ws: Any) -> None:
-        values = {"id": "alcs-agadir-2027-01-14", "start": "2027-01-14 10:00", "end": "2027-01-14 12:00",
-                  "city": "Agadir", "title_fr": "Séance IST", "title_ar": "جلسة توعية", "topics": "hiv\nhealth"}
+        values = {
+            "id": "alcs-agadir-2027-01-14",
+            "start": "2027-01-14 10:00",
+            "end": "2027-01-14 12:00",
+            "city": "Agadir",
+            "title_fr": "Séance IST",
+            "title_ar": "جلسة توعية",
+            "topics": "hiv\nhealth",
+        }
         ws.append([values.get(c.value, "") for c in ws[1]])
 
     edit(path, add, "Events")
@@ -535,21 +617,32 @@ def test_a_new_event_is_appended(project: Path, sheet: Callable[[str], Path]) ->
     assert report.ok, messages(report)
     assert "new event alcs-agadir-2027-01-14 (events/events.yml):" in report.diff_text()
     text = (project / "events" / "events.yml").read_text(encoding="utf-8")
-    assert text.rstrip().endswith("- id: alcs-agadir-2027-01-14\n    title: {fr: \"Séance IST\", ar: \"جلسة توعية\"}\n"
-                                  "    start: 2027-01-14T10:00\n    end: 2027-01-14T12:00\n    city: Agadir\n"
-                                  "    topics: [hiv, health]")
+    assert text.rstrip().endswith(
+        '- id: alcs-agadir-2027-01-14\n    title: {fr: "Séance IST", ar: "جلسة توعية"}\n'
+        "    start: 2027-01-14T10:00\n    end: 2027-01-14T12:00\n    city: Agadir\n"
+        "    topics: [hiv, health]"
+    )
 
 
 def test_without_an_events_file_the_sheet_is_empty_and_an_import_creates_it(project: Path, tmp_path: Path) -> None:
     (project / "events" / "events.yml").unlink()
     path = export_events(project, tmp_path / "empty.xlsx")
     assert openpyxl.load_workbook(path)["Events"].max_row == 1
-    edit(path, lambda ws: ws.append([{"id": "x-1", "start": "2027-01-14", "title_fr": "Journée portes ouvertes"}.get(c.value, "")
-                                     for c in ws[1]]), "Events")
+    edit(
+        path,
+        lambda ws: ws.append(
+            [
+                {"id": "x-1", "start": "2027-01-14", "title_fr": "Journée portes ouvertes"}.get(c.value, "")
+                for c in ws[1]
+            ]
+        ),
+        "Events",
+    )
     report = import_events(project, path, apply=True, today=TODAY)
     assert report.ok, messages(report)
     assert (project / "events" / "events.yml").read_text(encoding="utf-8") == (
-        'events:\n- id: x-1\n  title: {fr: "Journée portes ouvertes"}\n  start: 2027-01-14\n')
+        'events:\n- id: x-1\n  title: {fr: "Journée portes ouvertes"}\n  start: 2027-01-14\n'
+    )
 
 
 def test_a_changed_event_in_the_past_gets_a_warning(project: Path, sheet: Callable[[str], Path]) -> None:
@@ -566,7 +659,8 @@ def test_a_changed_event_in_the_past_gets_a_warning(project: Path, sheet: Callab
     assert report.ok
     assert [m for m in messages(report, "warning") if "is over" in m] == [
         f"WARNING: events.xlsx, sheet Events, row {rows[0]}, column end: the event sample-2027-01-20-youth-cv-tanger "
-        "is over (2026-01-20). Check the year: past events are not shown to users."]
+        "is over (2026-01-20). Check the year: past events are not shown to users."
+    ]
 
 
 def test_event_errors_name_row_and_column(project: Path, sheet: Callable[[str], Path]) -> None:
@@ -580,17 +674,29 @@ def test_event_errors_name_row_and_column(project: Path, sheet: Callable[[str], 
 
     edit(path, break_events, "Events")
     errors = refused(project, path, import_events)
-    assert (f"ERROR: events.xlsx, sheet Events, row {rows['end']}, column end: the end (2027-01-20 14:00) is before "
-            "the start (2027-01-20 15:00). Correct the dates: the end must be at or after the start.") in errors
-    assert any(m.startswith(f"ERROR: events.xlsx, sheet Events, row {rows['date']}, column start: "
-                            "'10/02/2027 10:00' is not a date and time") for m in errors)
-    assert any(m.startswith(f"ERROR: events.xlsx, sheet Events, row {rows['city']}, column city: unknown city 'Atlantis'")
-               for m in errors)
+    assert (
+        f"ERROR: events.xlsx, sheet Events, row {rows['end']}, column end: the end (2027-01-20 14:00) is before "
+        "the start (2027-01-20 15:00). Correct the dates: the end must be at or after the start."
+    ) in errors
+    assert any(
+        m.startswith(
+            f"ERROR: events.xlsx, sheet Events, row {rows['date']}, column start: "
+            "'10/02/2027 10:00' is not a date and time"
+        )
+        for m in errors
+    )
+    assert any(
+        m.startswith(f"ERROR: events.xlsx, sheet Events, row {rows['city']}, column city: unknown city 'Atlantis'")
+        for m in errors
+    )
 
 
 def test_event_formulas_are_refused(project: Path, sheet: Callable[[str], Path]) -> None:
     path = sheet("events.xlsx")
-    edit(path, lambda ws: set_cell(ws, {"id": "sample-2027-01-20-youth-cv-tanger"}, "url", "=WEBSERVICE(\"http://x\")"),
-         "Events")
+    edit(
+        path,
+        lambda ws: set_cell(ws, {"id": "sample-2027-01-20-youth-cv-tanger"}, "url", '=WEBSERVICE("http://x")'),
+        "Events",
+    )
     errors = refused(project, path, import_events)
     assert any("column url: formulas are not allowed" in m for m in errors)

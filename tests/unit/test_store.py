@@ -19,7 +19,9 @@ async def test_inputs_come_back_in_the_order_the_person_wrote_them(tmp_path: Pat
     store, _ = await open_store(tmp_path)
     # Concurrent handlers may store update 12 before update 11.
     for update_id, text in ((12, "deuxième"), (11, "première"), (13, "troisième")):
-        assert await store.inbox_add("u1", "text", text=text, update_id=update_id, chat_id=5, telegram_code="fr", touch=True)
+        assert await store.inbox_add(
+            "u1", "text", text=text, update_id=update_id, chat_id=5, telegram_code="fr", touch=True
+        )
     items, user = await store.inbox_pending("u1", 20)
     assert [item.text for item in items] == ["première", "deuxième", "troisième"]
     assert user is not None and user.chat_id == 5 and user.telegram_code == "fr"

@@ -30,45 +30,58 @@ def numbers_in(text: str) -> list[str]:
 
 
 # -- which danger a message names -------------------------------------------------------------
-@pytest.mark.parametrize(("text", "kind"), [
-    ("on m'a violée hier soir, je ne sais pas quoi faire", "sexual_violence"),
-    ("اغتصبني شخص البارحة", "sexual_violence"),
-    ("i was raped last night", "sexual_violence"),
-    ("ghtasbni wahd ldrri", "sexual_violence"),
-    ("mon mari me frappe tous les jours", "domestic_violence"),
-    ("راجلي كيضربني", "domestic_violence"),
-    ("rajli kaydrbni kol nhar", "domestic_violence"),
-    ("my husband beats me", "domestic_violence"),
-    ("je suis mineur et seul au maroc", "child"),
-    ("أنا قاصر وحدي في المغرب", "child"),
-    ("ana 9aser bo7di f lmaghrib", "child"),
-    ("there is a child alone at the station", "child"),
-    ("je veux mourir", "self_harm"),
-    ("بغيت نقتل راسي", "self_harm"),
-    ("bghit nmout", "self_harm"),
-    ("la police m'arrête maintenant", "arrest"),
-    ("chdouni lbolis f tanja", "arrest"),
-    ("i was arrested yesterday, i need a lawyer", "arrest"),
-    ("ils ont pris mon passeport et m'enferment", "confinement"),
-    ("daw lia lpaspor w ma khlawnich nkhrej", "confinement"),
-    ("mon bebe a de la fievre et il respire mal", "medical"),
-    ("my wife is giving birth and we have no hospital", "medical"),
-    ("darboni f zan9a 3awnouni", "violence"),
-    ("ضربوني في الزنقة", "violence"),
-    ("des hommes m'ont frappé dans la rue", "violence"),
-    ("some men beat me in the street", "violence"),
-    ("صاحبي طاح وما بقاش كيتنفس", "medical"),  # "and" glued to the phrase
-    ("sa7bi ma bqach kaytnffes 3awnouni", "medical"),
-    ("أخذوا جواز سفري ويحبسونني في البيت", "confinement"),
-])
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("on m'a violée hier soir, je ne sais pas quoi faire", "sexual_violence"),
+        ("اغتصبني شخص البارحة", "sexual_violence"),
+        ("i was raped last night", "sexual_violence"),
+        ("ghtasbni wahd ldrri", "sexual_violence"),
+        ("mon mari me frappe tous les jours", "domestic_violence"),
+        ("راجلي كيضربني", "domestic_violence"),
+        ("rajli kaydrbni kol nhar", "domestic_violence"),
+        ("my husband beats me", "domestic_violence"),
+        ("je suis mineur et seul au maroc", "child"),
+        ("أنا قاصر وحدي في المغرب", "child"),
+        ("ana 9aser bo7di f lmaghrib", "child"),
+        ("there is a child alone at the station", "child"),
+        ("je veux mourir", "self_harm"),
+        ("بغيت نقتل راسي", "self_harm"),
+        ("bghit nmout", "self_harm"),
+        ("la police m'arrête maintenant", "arrest"),
+        ("chdouni lbolis f tanja", "arrest"),
+        ("i was arrested yesterday, i need a lawyer", "arrest"),
+        ("ils ont pris mon passeport et m'enferment", "confinement"),
+        ("daw lia lpaspor w ma khlawnich nkhrej", "confinement"),
+        ("mon bebe a de la fievre et il respire mal", "medical"),
+        ("my wife is giving birth and we have no hospital", "medical"),
+        ("darboni f zan9a 3awnouni", "violence"),
+        ("ضربوني في الزنقة", "violence"),
+        ("des hommes m'ont frappé dans la rue", "violence"),
+        ("some men beat me in the street", "violence"),
+        ("صاحبي طاح وما بقاش كيتنفس", "medical"),  # "and" glued to the phrase
+        ("sa7bi ma bqach kaytnffes 3awnouni", "medical"),
+        ("أخذوا جواز سفري ويحبسونني في البيت", "confinement"),
+    ],
+)
 def test_the_kind_of_danger_is_recognised_in_every_way_of_writing(text: str, kind: str) -> None:
     assert kind in danger.kinds(text), danger.kinds(text)
 
 
-@pytest.mark.parametrize("text", [
-    "suite", "Suite ▸", "more", "المزيد", "zid", "que faire si la police m'arrête ?",
-    "c'est quoi la violence basée sur le genre", "mon enfant est malade", "où faire un test VIH",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "suite",
+        "Suite ▸",
+        "more",
+        "المزيد",
+        "zid",
+        "que faire si la police m'arrête ?",
+        "c'est quoi la violence basée sur le genre",
+        "mon enfant est malade",
+        "où faire un test VIH",
+    ],
+)
 def test_page_words_questions_and_hypotheses_are_not_emergencies(text: str) -> None:
     assert danger.kinds(text) == []
 
@@ -145,12 +158,27 @@ def test_every_contact_a_topic_names_is_reachable() -> None:
 
 
 # -- typed answers and distress --------------------------------------------------------------
-@pytest.mark.parametrize(("text", "meaning"), [
-    ("oui", "yes"), ("Oui !", "yes"), ("اه", "yes"), ("yes", "yes"), ("wakha", "yes"), ("واخا", "yes"),
-    ("non", "no"), ("la", "no"), ("no", "no"),
-    ("suite", "more"), ("Suite", "more"), ("more", "more"), ("المزيد", "more"), ("zid", "more"),
-    ("ok", None), ("oui mais je veux savoir pour l'asile", None),
-])
+@pytest.mark.parametrize(
+    ("text", "meaning"),
+    [
+        ("oui", "yes"),
+        ("Oui !", "yes"),
+        ("اه", "yes"),
+        ("yes", "yes"),
+        ("wakha", "yes"),
+        ("واخا", "yes"),
+        ("non", "no"),
+        ("la", "no"),
+        ("no", "no"),
+        ("suite", "more"),
+        ("Suite", "more"),
+        ("more", "more"),
+        ("المزيد", "more"),
+        ("zid", "more"),
+        ("ok", None),
+        ("oui mais je veux savoir pour l'asile", None),
+    ],
+)
 def test_typed_words_that_answer_a_button(text: str, meaning: str | None) -> None:
     assert typed_meaning(library(), text) == meaning
 
