@@ -7,8 +7,9 @@ each write again as soon as they are answered; throughput at saturation; the sam
 straight to Rasa's REST channel (what the gateway costs); NLU parse latency; language detection
 throughput; training time; time from `dalil run` to the first answer; resident memory.
 Prints the table; `--write-docs` also writes it to docs/benchmarks.md (its notes kept), so a
-run on a laptop does not replace the published figures by accident. Telegram's own limit (30 messages/s per bot) is lifted in the
-gateway for the measurement (TELEGRAM_MAX_RATE), otherwise it would be what is measured.
+run on a laptop does not replace the published figures by accident. Telegram's own limit
+(30 messages/s per bot) is lifted in the gateway for the measurement (TELEGRAM_MAX_RATE),
+otherwise it would be what is measured.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def describe_machine() -> str:
                 mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GB"
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), {mem} RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} cores ({cpu}), {mem} RAM, {system}, Python {platform.python_version()}"
 
 
 @dataclass
@@ -416,7 +418,8 @@ def report(
     lines.append(f"| sustained throughput through the gateway (best level) | {saturation_gw:.1f} replies/s | ≥ 30 |")
     if ten:
         lines.append(
-            f"| p95 at 10 users through the gateway | {percentile([x * 1000 for x in ten.latencies], 95):.0f} ms | ≤ 300 ms |"
+            "| p95 at 10 users through the gateway | "
+            f"{percentile([x * 1000 for x in ten.latencies], 95):.0f} ms | ≤ 300 ms |"
         )
     lines.append(f"| gateway / bare Rasa throughput | {ratio:.2f} | ≥ 0.90 |")
     bare_ten = next((b for b in bare if b.users == 10), None)
@@ -429,7 +432,8 @@ def report(
         )
         lines.append(f"| latency the gateway adds at p50 (1 user) | {added:.1f} ms | ≤ 5 ms |")
     lines.append(
-        f"| NLU parse alone (`/model/parse`), p50 / p95 | {percentile([x * 1000 for x in parse], 50):.0f} / {percentile([x * 1000 for x in parse], 95):.0f} ms | |"
+        "| NLU parse alone (`/model/parse`), p50 / p95 | "
+        f"{percentile([x * 1000 for x in parse], 50):.0f} / {percentile([x * 1000 for x in parse], 95):.0f} ms | |"
     )
     lines.append(f"| language detection | {detect_rate:,.0f} messages/s (one core) | ≥ 5,000 |")
     lines.append(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,7 @@ CONTACT_WIDTHS = {
 _PHONE = re.compile(r"^\+?[0-9][0-9 ]*$")
 _YES = {"yes", "oui", "true", "1", "x", "نعم", "vrai"}
 _NO = {"", "no", "non", "false", "0", "لا", "faux"}
+_Bad = Callable[[Row, str, str, str], None]  # reports an error in a cell: (row, column, message, fix)
 
 
 def add_contacts_table(workbook: Any, contacts: Mapping[str, Contact]) -> None:
@@ -179,6 +180,7 @@ def contact_changes(current: Mapping[str, Contact], changed: Mapping[str, Contac
 def _contacts_from_table(
     table: Table, current: Mapping[str, Contact], today: dt.date
 ) -> tuple[dict[str, tuple[Contact, int]], list[Problem]]:
+    """The sheet's contacts by id, each with its row number, and the problems of the sheet's cells."""
     place = table.place
     problems: list[Problem] = []
     out: dict[str, tuple[Contact, int]] = {}
@@ -204,83 +206,107 @@ def _contacts_from_table(
                 "Keep one row per contact.",
             )
             continue
-        old = current.get(cid)
-        texts: dict[str, dict[str, str]] = {}
-        for name in CONTACT_LANG_FIELDS:
-            values = extra_texts(getattr(old, name)) if old else {}
-            for lang in ANSWER_LANGS:
-                text = row.text(f"{name}_{lang}")
-                if text:
-                    values[lang] = text
-                if lang == "ar" and text and not has_arabic(text):
-                    bad(row, f"{name}_ar", "this Arabic cell contains no Arabic letters", "Write it in Arabic script.")
-            texts[name] = values
-        if not texts["name"].get("fr"):
-            bad(row, "name_fr", "the French name is missing", "Write who this contact is.")
-        numbers: dict[str, str | None] = {}
-        for column in ("phone", "whatsapp"):
-            raw = row.cells.get(column)
-            text = row.text(column)
-            if isinstance(raw, (int, float)) and not isinstance(raw, bool) and len(text) > 4:
-                bad(
-                    row,
-                    column,
-                    f"the number {text} was read as a number, so a leading 0 or + may be lost",
-                    "Format the cell as Text and type the number again, e.g. +212 5 37 54 54 00.",
-                )
-            elif text and not _PHONE.match(text):
-                bad(
-                    row,
-                    column,
-                    f"{text!r} is not a phone number",
-                    "Use digits and spaces only, with + in front, e.g. +212 5 37 54 54 00.",
-                )
-            numbers[column] = text or None
-        for column in ("url", "source"):
-            text = row.text(column)
-            if column == "source":
-                text = Source.parse(text).url if text else ""
-            if text and not is_web_address(text):
-                bad(row, column, f"{text!r} is not a web address", "Use a full address starting with https://.")
-        try:
-            checked = parse_day(row.cells.get("checked"))
-        except ValueError:
-            checked = None
-            bad(row, "checked", f"{row.text('checked')!r} is not a date", "Write the date as YYYY-MM-DD.")
-        if checked and checked > today:
-            bad(
-                row,
-                "checked",
-                f"the date {checked} is in the future",
-                "Write the date the details were actually confirmed.",
-            )
-        check_text = row.text("check").casefold()
-        if check_text not in _YES | _NO:
-            bad(
-                row,
-                "check",
-                f"{row.text('check')!r} is neither yes nor empty",
-                "Write yes when the details may be out of date, else leave it empty.",
-            )
-        # Fields the sheet has no column for (offices, reach, what...) are kept from the file.
-        out[cid] = (
-            replace(
-                old or Contact(id=cid, name={}),
-                id=cid,
-                name=texts["name"],
-                phone=numbers["phone"],
-                whatsapp=numbers["whatsapp"],
-                address=texts["address"],
-                hours=texts["hours"],
-                cities=text_lines(row.cells.get("cities"), commas=True),
-                url=row.text("url") or None,
-                source=Source.parse(row.text("source")) if row.text("source") else None,
-                checked=checked,
-                check=check_text in _YES,
-            ),
-            row.number,
-        )
+        out[cid] = (_contact_from_row(row, cid, current.get(cid), today, bad), row.number)
     return out, problems
+
+
+def _contact_from_row(row: Row, cid: str, old: Contact | None, today: dt.date, bad: _Bad) -> Contact:
+    """The contact a row describes, its bad cells reported to `bad`; fields without a column come from `old`."""
+    texts = _contact_texts(row, old, bad)
+    numbers = _phone_numbers(row, bad)
+    _check_addresses(row, bad)
+    checked = _checked_day(row, today, bad)
+    check_text = row.text("check").casefold()
+    if check_text not in _YES | _NO:
+        bad(
+            row,
+            "check",
+            f"{row.text('check')!r} is neither yes nor empty",
+            "Write yes when the details may be out of date, else leave it empty.",
+        )
+    # Fields the sheet has no column for (offices, reach, what...) are kept from the file.
+    return replace(
+        old or Contact(id=cid, name={}),
+        id=cid,
+        name=texts["name"],
+        phone=numbers["phone"],
+        whatsapp=numbers["whatsapp"],
+        address=texts["address"],
+        hours=texts["hours"],
+        cities=text_lines(row.cells.get("cities"), commas=True),
+        url=row.text("url") or None,
+        source=Source.parse(row.text("source")) if row.text("source") else None,
+        checked=checked,
+        check=check_text in _YES,
+    )
+
+
+def _contact_texts(row: Row, old: Contact | None, bad: _Bad) -> dict[str, dict[str, str]]:
+    """The name, address and hours of a row by language (other keys kept from `old`); checks the Arabic and French."""
+    texts: dict[str, dict[str, str]] = {}
+    for name in CONTACT_LANG_FIELDS:
+        values = extra_texts(getattr(old, name)) if old else {}
+        for lang in ANSWER_LANGS:
+            text = row.text(f"{name}_{lang}")
+            if text:
+                values[lang] = text
+            if lang == "ar" and text and not has_arabic(text):
+                bad(row, f"{name}_ar", "this Arabic cell contains no Arabic letters", "Write it in Arabic script.")
+        texts[name] = values
+    if not texts["name"].get("fr"):
+        bad(row, "name_fr", "the French name is missing", "Write who this contact is.")
+    return texts
+
+
+def _phone_numbers(row: Row, bad: _Bad) -> dict[str, str | None]:
+    """The phone and WhatsApp numbers of a row; a number Excel read as a number, or not a number, is bad."""
+    numbers: dict[str, str | None] = {}
+    for column in ("phone", "whatsapp"):
+        raw = row.cells.get(column)
+        text = row.text(column)
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and len(text) > 4:
+            bad(
+                row,
+                column,
+                f"the number {text} was read as a number, so a leading 0 or + may be lost",
+                "Format the cell as Text and type the number again, e.g. +212 5 37 54 54 00.",
+            )
+        elif text and not _PHONE.match(text):
+            bad(
+                row,
+                column,
+                f"{text!r} is not a phone number",
+                "Use digits and spaces only, with + in front, e.g. +212 5 37 54 54 00.",
+            )
+        numbers[column] = text or None
+    return numbers
+
+
+def _check_addresses(row: Row, bad: _Bad) -> None:
+    """Check that the url and the source's address of a row are web addresses."""
+    for column in ("url", "source"):
+        text = row.text(column)
+        if column == "source":
+            text = Source.parse(text).url if text else ""
+        if text and not is_web_address(text):
+            bad(row, column, f"{text!r} is not a web address", "Use a full address starting with https://.")
+
+
+def _checked_day(row: Row, today: dt.date, bad: _Bad) -> dt.date | None:
+    """The day a row's details were checked; not a date, or a day after `today`, is bad."""
+    try:
+        checked = parse_day(row.cells.get("checked"))
+    except ValueError:
+        checked = None
+        bad(row, "checked", f"{row.text('checked')!r} is not a date", "Write the date as YYYY-MM-DD.")
+    if checked and checked > today:
+        bad(
+            row,
+            "checked",
+            f"the date {checked} is in the future",
+            "Write the date the details were actually confirmed.",
+        )
+    return checked
 
 
 def contact_diff(old: Contact | None, new: Contact) -> list[str]:

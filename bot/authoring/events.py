@@ -13,23 +13,24 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import yaml
 
 from bot.authoring.reading import (
+    CASABLANCA,
     STAMP_COLUMNS,
     STAMP_SHEET,
     Row,
     SheetRejected,
     Table,
-    cell_text,
     error,
+    format_when,
     has_arabic,
     is_web_address,
+    parse_when,
     read_book,
     text_lines,
     warning,
@@ -62,7 +63,6 @@ from bot.core.content import ContentError, load_yaml
 from bot.core.languages import ANSWER_LANGS, lang_map
 from bot.core.phrases import fold
 
-CASABLANCA = ZoneInfo("Africa/Casablanca")
 EVENTS_SHEET = "Events"
 EVENTS_FILE = Path("events") / "events.yml"
 LANGS = ANSWER_LANGS
@@ -88,32 +88,7 @@ FIELD_ORDER = (
     "exdates",
 )
 ALIASES = {"title": ("titles",), "description": ("descriptions",), "organiser": ("organizer",), "topics": ("topic",)}
-EVENT_COLUMNS = (
-    "id",
-    "start",
-    "end",
-    "city",
-    "title_fr",
-    "title_ar",
-    "title_en",
-    "venue",
-    "address",
-    "organiser",
-    "topics",
-    "audience_fr",
-    "audience_ar",
-    "audience_en",
-    "languages",
-    "price",
-    "registration",
-    "url",
-    "description_fr",
-    "description_ar",
-    "description_en",
-    "rrule",
-    "exdates",
-)
-EVENT_WIDTHS = {
+EVENT_WIDTHS = {  # the columns of the Events sheet, in order, with their widths
     "id": 30,
     "start": 17,
     "end": 17,
@@ -138,32 +113,37 @@ EVENT_WIDTHS = {
     "rrule": 30,
     "exdates": 14,
 }
-_WHEN = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2})?)?$")
+EVENT_COLUMNS = tuple(EVENT_WIDTHS)
+_When = tuple[dt.datetime, bool]  # a local time, and whether it is a whole day
+_Bad = Callable[[Row, str, str, str], None]  # reports a problem in a cell: (row, column, message, fix)
 
 README_EVENTS = (
     "Dalil — Events / Événements",
     "FR",
-    "1. Une ligne par événement. Modifiez les cellules, enregistrez en .xlsx, puis importez le fichier : l'import montre "
-    "d'abord les changements et les erreurs, et n'écrit rien tant qu'il y a une erreur.",
+    "1. Une ligne par événement. Modifiez les cellules, enregistrez en .xlsx, puis importez le fichier : "
+    "l'import montre d'abord les changements et les erreurs, et n'écrit rien tant qu'il y a une erreur.",
     "2. id : identifiant unique et stable (ne le changez pas ; pour un nouvel événement, inventez-en un, "
-    "par ex. alcs-agadir-2027-01-14). title_fr est obligatoire ; title_ar et title_en sont affichés quand ils existent.",
-    "3. start et end : AAAA-MM-JJ HH:MM, heure du Maroc (par ex. 2027-01-14 10:00). Pour une journée entière, la date seule ; "
-    "end est alors le dernier jour, inclus. end ne peut pas être avant start.",
+    "par ex. alcs-agadir-2027-01-14). title_fr est obligatoire ; "
+    "title_ar et title_en sont affichés quand ils existent.",
+    "3. start et end : AAAA-MM-JJ HH:MM, heure du Maroc (par ex. 2027-01-14 10:00). Pour une journée entière, "
+    "la date seule ; end est alors le dernier jour, inclus. end ne peut pas être avant start.",
     "4. city : une ville de la liste de Dalil (casablanca, rabat, tanger, agadir, oujda, fes…). "
     "topics, languages et exdates : une valeur par ligne.",
-    "5. rrule répète l'événement (par ex. FREQ=WEEKLY;BYDAY=TH;UNTIL=20270225T235959Z) ; exdates : jours sans séance (AAAA-MM-JJ).",
+    "5. rrule répète l'événement (par ex. FREQ=WEEKLY;BYDAY=TH;UNTIL=20270225T235959Z) ; "
+    "exdates : jours sans séance (AAAA-MM-JJ).",
     "6. Pas de formule (rien qui commence par =). Un événement absent du fichier n'est pas supprimé.",
     "",
     "EN",
-    "1. One row per event. Edit the cells, save as .xlsx, then import the file: the import first shows the changes and the "
-    "errors, and writes nothing while there is an error.",
+    "1. One row per event. Edit the cells, save as .xlsx, then import the file: the import first shows the changes "
+    "and the errors, and writes nothing while there is an error.",
     "2. id: a unique, stable id (do not change it; for a new event make one up, e.g. alcs-agadir-2027-01-14). "
     "title_fr is required; title_ar and title_en are shown when present.",
     "3. start and end: YYYY-MM-DD HH:MM, Morocco's time (e.g. 2027-01-14 10:00). For a whole day, the date alone; "
     "end is then the last day, included. end may not be before start.",
     "4. city: a city Dalil knows (casablanca, rabat, tanger, agadir, oujda, fes…). "
     "topics, languages and exdates: one value per line.",
-    "5. rrule repeats the event (e.g. FREQ=WEEKLY;BYDAY=TH;UNTIL=20270225T235959Z); exdates: days without a session (YYYY-MM-DD).",
+    "5. rrule repeats the event (e.g. FREQ=WEEKLY;BYDAY=TH;UNTIL=20270225T235959Z); "
+    "exdates: days without a session (YYYY-MM-DD).",
     "6. No formulas (nothing starting with =). An event missing from the file is not deleted.",
 )
 
@@ -182,42 +162,7 @@ def _values(value: Any) -> tuple[str, ...]:
 
 
 def _when_value(value: dt.date) -> str:
-    return value.isoformat() if not isinstance(value, dt.datetime) else _format(value, day=False)
-
-
-def _format(moment: dt.datetime, *, day: bool) -> str:
-    """Morocco's local time as the sheet shows it."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(CASABLANCA).replace(tzinfo=None)
-    if day:
-        return moment.date().isoformat()
-    return moment.strftime("%Y-%m-%d %H:%M:%S" if moment.second else "%Y-%m-%d %H:%M")
-
-
-def parse_when(value: Any, *, from_sheet: bool = False) -> tuple[dt.datetime, bool] | None:
-    """(local time, whether it is a whole day) from a cell or a YAML value; None when empty.
-
-    Raises ValueError when the value is not a date. A date Excel recognised by itself (a cell not
-    formatted as text) arrives as a datetime: at midnight it counts as a whole day.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        moment = value.astimezone(CASABLANCA).replace(tzinfo=None) if value.tzinfo else value
-        return moment, from_sheet and moment.time() == dt.time() and value.tzinfo is None
-    if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time()), True
-    text = cell_text(value)
-    if not text:
-        return None
-    if not _WHEN.match(text) and not re.match(r"^\d{4}-\d{2}-\d{2}T", text):
-        raise ValueError(text)
-    if len(text) == 10:
-        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time()), True
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(CASABLANCA).replace(tzinfo=None)
-    return parsed, False
+    return value.isoformat() if not isinstance(value, dt.datetime) else format_when(value, day=False)
 
 
 def _when_text(value: Any, whole_day: bool) -> str:
@@ -228,7 +173,7 @@ def _when_text(value: Any, whole_day: bool) -> str:
     if parsed is None:
         return ""
     moment, is_day = parsed
-    return _format(moment, day=whole_day or is_day)
+    return format_when(moment, day=whole_day or is_day)
 
 
 def event_record(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -337,12 +282,16 @@ class _Names:
 
 
 def _records_from_table(table: Table, names: _Names) -> tuple[dict[str, tuple[dict[str, Any], int]], list[Problem]]:
+    """The sheet's events by id, each with its row number, and the problems of the sheet's cells."""
     place = table.place
     problems: list[Problem] = []
     out: dict[str, tuple[dict[str, Any], int]] = {}
 
     def bad(row: Row, column: str, message: str, fix: str) -> None:
         problems.append(error(place.at(row.number, column), message, fix))
+
+    def warn(row: Row, column: str, message: str, fix: str) -> None:
+        problems.append(warning(place.at(row.number, column), message, fix))
 
     for row in table.rows:
         event_id = row.text("id")
@@ -362,103 +311,136 @@ def _records_from_table(table: Table, names: _Names) -> tuple[dict[str, tuple[di
                 "Keep one row per event, or give the second one its own id.",
             )
             continue
-        record: dict[str, Any] = {"id": event_id}
-        for name in LANG_FIELDS:
-            record[name] = {lang: row.text(f"{name}_{lang}") for lang in LANGS if row.text(f"{name}_{lang}")}
-            arabic = record[name].get("ar", "")
-            if arabic and not has_arabic(arabic):
-                bad(row, f"{name}_ar", "this Arabic cell contains no Arabic letters", "Write it in Arabic script.")
-        if not record["title"].get("fr"):
-            bad(row, "title_fr", "the French title is missing", "Write the event's title in French (it is required).")
-        when: dict[str, tuple[dt.datetime, bool] | None] = {}
-        for column in ("start", "end"):
-            try:
-                when[column] = parse_when(row.cells.get(column), from_sheet=True)
-            except ValueError:
-                when[column] = None
-                bad(
-                    row,
-                    column,
-                    f"{row.text(column)!r} is not a date and time",
-                    "Write YYYY-MM-DD HH:MM in Morocco's time (e.g. 2027-01-14 10:00), or YYYY-MM-DD for a whole day.",
-                )
-        start, end = when["start"], when["end"]
-        if start is None and not row.text("start"):
-            bad(row, "start", "the start is missing", "Write when the event starts: YYYY-MM-DD HH:MM or YYYY-MM-DD.")
-        whole_day = bool(start and start[1])
-        if start and end:
-            if start[1] != end[1]:
-                bad(
-                    row,
-                    "end",
-                    "start and end are written differently (one is a whole day, the other has a time)",
-                    "Write both as days (whole-day event) or both as YYYY-MM-DD HH:MM.",
-                )
-            elif end[0] < start[0]:
-                bad(
-                    row,
-                    "end",
-                    f"the end ({row.text('end')}) is before the start ({row.text('start')})",
-                    "Correct the dates: the end must be at or after the start.",
-                )
-        record["start"] = _format(start[0], day=whole_day) if start else row.text("start")
-        record["end"] = _format(end[0], day=whole_day) if end else row.text("end")
-        for name in TEXT_FIELDS:
-            record[name] = row.text(name)
-        record["topics"] = text_lines(row.cells.get("topics"), commas=True)
-        record["languages"] = text_lines(row.cells.get("languages"), commas=True)
-        exdates = []
-        for value in text_lines(row.cells.get("exdates"), commas=True):
-            try:
-                parsed = parse_when(value, from_sheet=True)
-                exdates.append(_format(parsed[0], day=True) if parsed else value)
-            except ValueError:
-                exdates.append(value)
-                bad(
-                    row,
-                    "exdates",
-                    f"{value!r} is not a date",
-                    "Write each day without a session as YYYY-MM-DD, one per line.",
-                )
-        record["exdates"] = tuple(exdates)
-        city = record["city"]
-        if city and names.cities is not None and fold(city) not in names.cities:
-            bad(
-                row,
-                "city",
-                f"unknown city {city!r}",
-                f"Use one of: {', '.join(names.city_ids)} (or add it to content/cities.yml).",
-            )
-        if names.topics is not None:
-            for topic in record["topics"]:
-                if fold(topic) not in names.topics:
-                    problems.append(
-                        warning(
-                            place.at(row.number, "topics"),
-                            f"unknown topic {topic!r} (it will be ignored)",
-                            "Use ids of content/event_topics.yml: health, hiv, women, youth, jobs_training, "
-                            "rights, return, community, culture.",
-                        )
-                    )
-        for column in ("url",):
-            if record[column] and not is_web_address(record[column]):
-                bad(
-                    row,
-                    column,
-                    f"{record[column]!r} is not a web address",
-                    "Use a full address starting with https://.",
-                )
-        if record["rrule"] and start:
-            reason = _rrule_problem(record["rrule"], start[0])
-            if reason:
-                bad(
-                    row,
-                    "rrule",
-                    f"the repeat rule cannot be read ({reason})",
-                    "Write an RFC 5545 rule such as FREQ=WEEKLY;BYDAY=TH;UNTIL=20270225T235959Z (UNTIL in UTC, ending in Z).",
-                )
+        record, start = _record_from_row(row, event_id, bad)
+        _check_city_and_topics(row, record, names, bad, warn)
+        _check_url_and_rrule(row, record, start, bad)
         out[event_id] = (record, row.number)
     return out, problems
+
+
+def _record_from_row(row: Row, event_id: str, bad: _Bad) -> tuple[dict[str, Any], _When | None]:
+    """The event a row describes, and its parsed start; its bad texts and dates are reported to `bad`."""
+    record: dict[str, Any] = {"id": event_id, **_language_texts(row, bad)}
+    start, end = _start_and_end(row, bad)
+    whole_day = bool(start and start[1])
+    record["start"] = format_when(start[0], day=whole_day) if start else row.text("start")
+    record["end"] = format_when(end[0], day=whole_day) if end else row.text("end")
+    for name in TEXT_FIELDS:
+        record[name] = row.text(name)
+    record["topics"] = text_lines(row.cells.get("topics"), commas=True)
+    record["languages"] = text_lines(row.cells.get("languages"), commas=True)
+    record["exdates"] = _exdates(row, bad)
+    return record, start
+
+
+def _language_texts(row: Row, bad: _Bad) -> dict[str, dict[str, str]]:
+    """A row's title, description and audience by language; checks the French title is there and Arabic is Arabic."""
+    texts: dict[str, dict[str, str]] = {}
+    for name in LANG_FIELDS:
+        texts[name] = {lang: row.text(f"{name}_{lang}") for lang in LANGS if row.text(f"{name}_{lang}")}
+        arabic = texts[name].get("ar", "")
+        if arabic and not has_arabic(arabic):
+            bad(row, f"{name}_ar", "this Arabic cell contains no Arabic letters", "Write it in Arabic script.")
+    if not texts["title"].get("fr"):
+        bad(row, "title_fr", "the French title is missing", "Write the event's title in French (it is required).")
+    return texts
+
+
+def _start_and_end(row: Row, bad: _Bad) -> tuple[_When | None, _When | None]:
+    """The start and end of a row; not a date, no start, or an end before the start or written differently, is bad."""
+    when: dict[str, _When | None] = {}
+    for column in ("start", "end"):
+        try:
+            when[column] = parse_when(row.cells.get(column), from_sheet=True)
+        except ValueError:
+            when[column] = None
+            bad(
+                row,
+                column,
+                f"{row.text(column)!r} is not a date and time",
+                "Write YYYY-MM-DD HH:MM in Morocco's time (e.g. 2027-01-14 10:00), or YYYY-MM-DD for a whole day.",
+            )
+    start, end = when["start"], when["end"]
+    if start is None and not row.text("start"):
+        bad(row, "start", "the start is missing", "Write when the event starts: YYYY-MM-DD HH:MM or YYYY-MM-DD.")
+    if start and end:
+        if start[1] != end[1]:
+            bad(
+                row,
+                "end",
+                "start and end are written differently (one is a whole day, the other has a time)",
+                "Write both as days (whole-day event) or both as YYYY-MM-DD HH:MM.",
+            )
+        elif end[0] < start[0]:
+            bad(
+                row,
+                "end",
+                f"the end ({row.text('end')}) is before the start ({row.text('start')})",
+                "Correct the dates: the end must be at or after the start.",
+            )
+    return start, end
+
+
+def _exdates(row: Row, bad: _Bad) -> tuple[str, ...]:
+    """The days without a session of a row, as YYYY-MM-DD; one that is not a date is kept as written, and bad."""
+    exdates = []
+    for value in text_lines(row.cells.get("exdates"), commas=True):
+        try:
+            parsed = parse_when(value, from_sheet=True)
+            exdates.append(format_when(parsed[0], day=True) if parsed else value)
+        except ValueError:
+            exdates.append(value)
+            bad(
+                row,
+                "exdates",
+                f"{value!r} is not a date",
+                "Write each day without a session as YYYY-MM-DD, one per line.",
+            )
+    return tuple(exdates)
+
+
+def _check_city_and_topics(row: Row, record: Mapping[str, Any], names: _Names, bad: _Bad, warn: _Bad) -> None:
+    """Check the city and the topics of an event against the names Dalil knows (an unknown topic is a warning)."""
+    city = record["city"]
+    if city and names.cities is not None and fold(city) not in names.cities:
+        bad(
+            row,
+            "city",
+            f"unknown city {city!r}",
+            f"Use one of: {', '.join(names.city_ids)} (or add it to content/cities.yml).",
+        )
+    if names.topics is not None:
+        for topic in record["topics"]:
+            if fold(topic) not in names.topics:
+                warn(
+                    row,
+                    "topics",
+                    f"unknown topic {topic!r} (it will be ignored)",
+                    "Use ids of content/event_topics.yml: health, hiv, women, youth, jobs_training, "
+                    "rights, return, community, culture.",
+                )
+
+
+def _check_url_and_rrule(row: Row, record: Mapping[str, Any], start: _When | None, bad: _Bad) -> None:
+    """Check that an event's url is a web address and that its repeat rule can be read."""
+    for column in ("url",):
+        if record[column] and not is_web_address(record[column]):
+            bad(
+                row,
+                column,
+                f"{record[column]!r} is not a web address",
+                "Use a full address starting with https://.",
+            )
+    if record["rrule"] and start:
+        reason = _rrule_problem(record["rrule"], start[0])
+        if reason:
+            bad(
+                row,
+                "rrule",
+                f"the repeat rule cannot be read ({reason})",
+                "Write an RFC 5545 rule such as FREQ=WEEKLY;BYDAY=TH;UNTIL=20270225T235959Z "
+                "(UNTIL in UTC, ending in Z).",
+            )
 
 
 def _past(record: Mapping[str, Any], today: dt.date) -> dt.date | None:
@@ -647,39 +629,7 @@ def import_events(root: Path, path: Path, *, apply: bool = False, today: dt.date
     for position, item in enumerate(items):
         if isinstance(item, Mapping):
             current.setdefault(_text(item.get("id")), (position, event_record(item)))
-    new_items = list(items)
-    changed: list[tuple[str, dict[str, Any]]] = []
-    for event_id, (record, row) in sheet.items():
-        index, old = current.get(event_id, (None, None))
-        choice = decide(fingerprint(record), fingerprint(old) if old else None, stamps.get(("event", event_id)))
-        problem = decision_problem(choice, table.place.at(row, "id"), f"the event {event_id}", str(EVENTS_FILE))
-        if problem:
-            report.problems.append(problem)
-        if choice not in ("take", "conflict"):
-            continue
-        changed.append((event_id, record))
-        past = _past(record, today)
-        if past:
-            report.problems.append(
-                warning(
-                    table.place.at(row, "end" if record["end"] else "start"),
-                    f"the event {event_id} is over ({past})",
-                    "Check the year: past events are not shown to users.",
-                )
-            )
-        if index is None:
-            new_items.append(event_yaml(record, None, None))
-        else:
-            new_items[index] = event_yaml(record, items[index], old)
-    for event_id in current:
-        if event_id not in sheet:
-            report.problems.append(
-                warning(
-                    table.place.at(),
-                    f"event {event_id} is not in the sheet; it was kept",
-                    f"Nothing to do (events are removed in {EVENTS_FILE}).",
-                )
-            )
+    new_items, changed = _merge_events(table, items, current, sheet, stamps, today, report.problems)
     for event_id, record in changed:
         old = current.get(event_id, (None, None))[1]
         report.changes.append(
@@ -695,3 +645,53 @@ def import_events(root: Path, path: Path, *, apply: bool = False, today: dt.date
     if apply:
         report.apply()
     return report
+
+
+def _merge_events(
+    table: Table,
+    items: list[Any],
+    current: Mapping[str, tuple[int, dict[str, Any]]],
+    sheet: Mapping[str, tuple[dict[str, Any], int]],
+    stamps: Mapping[tuple[str, str], str],
+    today: dt.date,
+    problems: list[Problem],
+) -> tuple[list[Any], list[tuple[str, dict[str, Any]]]]:
+    """The entries of events.yml with those of the sheet the import takes, and the new or changed events.
+
+    Adds to `problems` the events edited in events.yml since the export (kept, or a conflict), the
+    taken events that are over, and the events missing from the sheet (kept).
+    """
+    new_items = list(items)
+    changed: list[tuple[str, dict[str, Any]]] = []
+    for event_id, (record, row) in sheet.items():
+        index, old = current.get(event_id, (None, None))
+        choice = decide(fingerprint(record), fingerprint(old) if old else None, stamps.get(("event", event_id)))
+        problem = decision_problem(choice, table.place.at(row, "id"), f"the event {event_id}", str(EVENTS_FILE))
+        if problem:
+            problems.append(problem)
+        if choice not in ("take", "conflict"):
+            continue
+        changed.append((event_id, record))
+        past = _past(record, today)
+        if past:
+            problems.append(
+                warning(
+                    table.place.at(row, "end" if record["end"] else "start"),
+                    f"the event {event_id} is over ({past})",
+                    "Check the year: past events are not shown to users.",
+                )
+            )
+        if index is None:
+            new_items.append(event_yaml(record, None, None))
+        else:
+            new_items[index] = event_yaml(record, items[index], old)
+    for event_id in current:
+        if event_id not in sheet:
+            problems.append(
+                warning(
+                    table.place.at(),
+                    f"event {event_id} is not in the sheet; it was kept",
+                    f"Nothing to do (events are removed in {EVENTS_FILE}).",
+                )
+            )
+    return new_items, changed

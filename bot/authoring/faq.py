@@ -111,18 +111,21 @@ README_FAQ = (
     "Dalil — FAQ",
     "FR",
     "1. Modifiez les textes dans la feuille FAQ (et les contacts dans la feuille Contacts), enregistrez en .xlsx, "
-    "puis importez le fichier : l'import montre d'abord les changements et les erreurs, et n'écrit rien tant qu'il y a une erreur.",
+    "puis importez le fichier : l'import montre d'abord les changements et les erreurs, "
+    "et n'écrit rien tant qu'il y a une erreur.",
     "2. Une ligne par sujet (colonne topic) et par façon d'écrire (colonne language) : fr, ar (arabe standard), "
     "ary_arab (darija en lettres arabes), ary_latn (darija en lettres latines), en.",
     "3. Ne changez pas topic ni language sur les lignes existantes, ni le nom des colonnes ou des feuilles. "
     "Pour un nouveau sujet, ajoutez cinq lignes avec un nouvel identifiant (minuscules, chiffres et _).",
     "4. answer : une ligne contenant seulement --- commence une nouvelle page (700 caractères au plus par page). "
-    "Sur la ligne ary_arab, answer est la réponse en darija ; sur la ligne ary_latn, laissez title, answer et caution vides.",
+    "Sur la ligne ary_arab, answer est la réponse en darija ; "
+    "sur la ligne ary_latn, laissez title, answer et caution vides.",
     "5. questions : une question par ligne (Alt+Entrée dans Excel). sources : une adresse https:// par ligne. "
     "contacts : un identifiant de la feuille Contacts par ligne.",
     "6. family, sources, last_checked (AAAA-MM-JJ) et contacts valent pour tout le sujet : "
     "gardez la même valeur sur toutes ses lignes (une cellule vide reprend celle des autres lignes).",
-    "7. Pas de formule (rien qui commence par =) : tapez le texte lui-même. Un sujet ou un contact absent du fichier n'est pas supprimé. "
+    "7. Pas de formule (rien qui commence par =) : tapez le texte lui-même. "
+    "Un sujet ou un contact absent du fichier n'est pas supprimé. "
     "Un numéro changé dans Contacts change dans toutes les réponses qui citent ce contact.",
     "",
     "EN",
@@ -138,7 +141,8 @@ README_FAQ = (
     "contacts: one id from the Contacts sheet per line.",
     "6. family, sources, last_checked (YYYY-MM-DD) and contacts belong to the whole topic: "
     "keep the same value on all its rows (an empty cell takes the value of the other rows).",
-    "7. No formulas (nothing starting with =): type the text itself. A topic or contact missing from the file is not deleted. "
+    "7. No formulas (nothing starting with =): type the text itself. "
+    "A topic or contact missing from the file is not deleted. "
     "A number changed in Contacts changes in every answer that names this contact.",
 )
 

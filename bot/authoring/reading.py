@@ -2,9 +2,9 @@
 
 A file is checked for hostile or broken content before a parser sees it (size, zip bomb, macros,
 XML entities, formulas, huge cells, too many rows); nothing in it is ever evaluated and external
-links are never followed. Also the helpers that turn a cell into text, lines, a date. Used by the
-FAQ and contacts import (`bot.authoring.faq`, `bot.authoring.contacts`) and the events import
-(`bot.authoring.events`).
+links are never followed. Also the helpers that turn a cell into text, lines, a date, a date and
+time in Morocco's time. Used by the FAQ and contacts import (`bot.authoring.faq`,
+`bot.authoring.contacts`) and the events import (`bot.authoring.events`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from bot.authoring.validate import Problem
 
@@ -41,7 +42,9 @@ STAMP_COLUMNS = ("kind", "id", "fingerprint")
 
 ITEM_ID = re.compile(r"^[a-z][a-z0-9_]{1,40}$")  # a topic or contact id (also a file name)
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F]")
+_WHEN = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{1,2}:\d{2}(:\d{2})?)?$")  # a date, or a date and time
 CSV_ESCAPED = ("=", "+", "-", "@", "\t", "\r")  # a CSV cell starting so gets a leading '
+CASABLANCA = ZoneInfo("Africa/Casablanca")  # dates and times in the sheets are Morocco's
 
 
 # -- problems and places ---------------------------------------------------------------------------
@@ -234,6 +237,36 @@ def _read_xlsx(path: Path, wanted: Mapping[str, Sequence[str]]) -> Book:
 def _check_container(path: Path) -> None:
     """Refuse what is not a plain .xlsx before openpyxl sees it (junk, .xls, .docx, zip bombs, DTDs)."""
     name = path.name
+    _check_head(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            _check_size(name, members)
+            _check_parts(name, {m.filename for m in members})
+            _check_entities(name, archive, members)
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        OSError,
+        EOFError,
+        zlib.error,
+    ) as exc:
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    "the file is damaged or is not an Excel workbook",
+                    "Save it from Excel or LibreOffice as “Excel Workbook (.xlsx)”.",
+                )
+            ]
+        ) from exc
+
+
+def _check_head(path: Path) -> None:
+    """Refuse an old Office file (.xls) or anything that is not a zip, from the file's first bytes."""
+    name = path.name
     with path.open("rb") as handle:
         head = handle.read(8)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
@@ -256,90 +289,80 @@ def _check_container(path: Path) -> None:
                 )
             ]
         )
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_ZIP_MEMBERS:
-                raise SheetRejected(
-                    [
-                        error(
-                            name,
-                            f"the workbook holds {len(members)} parts, far more than a spreadsheet has",
-                            "Export a fresh file and copy your edits into it.",
-                        )
-                    ]
-                )
-            unzipped = sum(m.file_size for m in members)
-            if unzipped > MAX_UNZIPPED_BYTES:
-                raise SheetRejected(
-                    [
-                        error(
-                            name,
-                            f"once unpacked the workbook would take {unzipped / 1e6:.0f} MB "
-                            f"(more than {MAX_UNZIPPED_BYTES // 1_000_000} MB)",
-                            "This is not an ordinary FAQ file; export a fresh one.",
-                        )
-                    ]
-                )
-            names = {m.filename for m in members}
-            if "xl/workbook.xml" not in names:
-                kind = (
-                    "a Word document"
-                    if "word/document.xml" in names
-                    else "a PowerPoint file"
-                    if "ppt/presentation.xml" in names
-                    else "an OpenDocument file"
-                    if "mimetype" in names
-                    else "a zip archive"
-                )
-                raise SheetRejected(
-                    [
-                        error(
-                            name,
-                            f"this is {kind}, not an Excel workbook",
-                            "Import the .xlsx made by the export command (save as “Excel Workbook (.xlsx)”).",
-                        )
-                    ]
-                )
-            if any(n.lower().endswith("vbaproject.bin") for n in names):
-                raise SheetRejected(
-                    [
-                        error(
-                            name,
-                            "the workbook contains macros",
-                            "Save it as a plain “Excel Workbook (.xlsx)”, without macros.",
-                        )
-                    ]
-                )
-            for member in members:
-                if member.filename.endswith((".xml", ".rels", ".vml")) and _declares_entities(archive, member):
-                    raise SheetRejected(
-                        [
-                            error(
-                                name,
-                                f"the part {member.filename} declares XML entities, which spreadsheets never do",
-                                "This file was crafted or damaged; export a fresh one.",
-                            )
-                        ]
-                    )
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        NotImplementedError,
-        RuntimeError,
-        OSError,
-        EOFError,
-        zlib.error,
-    ) as exc:
+
+
+def _check_size(name: str, members: Sequence[zipfile.ZipInfo]) -> None:
+    """Refuse a zip with far more parts than a spreadsheet has, or too big once unpacked (a zip bomb)."""
+    if len(members) > MAX_ZIP_MEMBERS:
         raise SheetRejected(
             [
                 error(
                     name,
-                    "the file is damaged or is not an Excel workbook",
-                    "Save it from Excel or LibreOffice as “Excel Workbook (.xlsx)”.",
+                    f"the workbook holds {len(members)} parts, far more than a spreadsheet has",
+                    "Export a fresh file and copy your edits into it.",
                 )
             ]
-        ) from exc
+        )
+    unzipped = sum(m.file_size for m in members)
+    if unzipped > MAX_UNZIPPED_BYTES:
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    f"once unpacked the workbook would take {unzipped / 1e6:.0f} MB "
+                    f"(more than {MAX_UNZIPPED_BYTES // 1_000_000} MB)",
+                    "This is not an ordinary FAQ file; export a fresh one.",
+                )
+            ]
+        )
+
+
+def _check_parts(name: str, names: set[str]) -> None:
+    """Refuse a zip whose parts (`names`) are not a workbook's (Word, PowerPoint, OpenDocument) or hold macros."""
+    if "xl/workbook.xml" not in names:
+        kind = (
+            "a Word document"
+            if "word/document.xml" in names
+            else "a PowerPoint file"
+            if "ppt/presentation.xml" in names
+            else "an OpenDocument file"
+            if "mimetype" in names
+            else "a zip archive"
+        )
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    f"this is {kind}, not an Excel workbook",
+                    "Import the .xlsx made by the export command (save as “Excel Workbook (.xlsx)”).",
+                )
+            ]
+        )
+    if any(n.lower().endswith("vbaproject.bin") for n in names):
+        raise SheetRejected(
+            [
+                error(
+                    name,
+                    "the workbook contains macros",
+                    "Save it as a plain “Excel Workbook (.xlsx)”, without macros.",
+                )
+            ]
+        )
+
+
+def _check_entities(name: str, archive: zipfile.ZipFile, members: Sequence[zipfile.ZipInfo]) -> None:
+    """Refuse a workbook with an XML part that declares entities (spreadsheets never do)."""
+    for member in members:
+        if member.filename.endswith((".xml", ".rels", ".vml")) and _declares_entities(archive, member):
+            raise SheetRejected(
+                [
+                    error(
+                        name,
+                        f"the part {member.filename} declares XML entities, which spreadsheets never do",
+                        "This file was crafted or damaged; export a fresh one.",
+                    )
+                ]
+            )
 
 
 def _declares_entities(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
@@ -583,6 +606,41 @@ def parse_day(value: Any) -> dt.date | None:
         raise ValueError(text)
     year, month, day = (int(x) for x in text.split("-"))
     return dt.date(year, month, day)
+
+
+def parse_when(value: Any, *, from_sheet: bool = False) -> tuple[dt.datetime, bool] | None:
+    """(local time, whether it is a whole day) from a cell or a YAML value; None when empty.
+
+    Raises ValueError when the value is not a date. A date Excel recognised by itself (a cell not
+    formatted as text) arrives as a datetime: at midnight it counts as a whole day.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value.astimezone(CASABLANCA).replace(tzinfo=None) if value.tzinfo else value
+        return moment, from_sheet and moment.time() == dt.time() and value.tzinfo is None
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time()), True
+    text = cell_text(value)
+    if not text:
+        return None
+    if not _WHEN.match(text) and not re.match(r"^\d{4}-\d{2}-\d{2}T", text):
+        raise ValueError(text)
+    if len(text) == 10:
+        return dt.datetime.combine(dt.date.fromisoformat(text), dt.time()), True
+    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(CASABLANCA).replace(tzinfo=None)
+    return parsed, False
+
+
+def format_when(moment: dt.datetime, *, day: bool) -> str:
+    """Morocco's local time as the sheet shows it."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(CASABLANCA).replace(tzinfo=None)
+    if day:
+        return moment.date().isoformat()
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if moment.second else "%Y-%m-%d %H:%M")
 
 
 def is_web_address(text: str) -> bool:

@@ -113,7 +113,7 @@ async def run_terminal(settings: Settings, stdin: TextIO = sys.stdin, stdout: Te
     await asyncio.to_thread(migrate, settings.database_url)
     transport = TerminalTransport(stdout)
     core = await build_core(settings, transport, sweep=False)
-    health = await _terminal_health(settings, core)
+    health = await _start_health(settings, core, "terminal")
     try:
         await core.runner.start()
         await chat(core.runner, transport, stdin)
@@ -123,23 +123,6 @@ async def run_terminal(settings: Settings, stdin: TextIO = sys.stdin, stdout: Te
         await core.close()
 
 
-async def _terminal_health(settings: Settings, core: Core) -> HealthServer | None:
-    """/health for `dalil status` while the terminal chat runs (mode "terminal")."""
-    if not settings.health_port:
-        return None
-    started = time.monotonic()
-    health = HealthServer(
-        lambda: gateway_health(core.store, core.rasa, "terminal", started), "127.0.0.1", settings.health_port
-    )
-    try:
-        await health.start()
-    except OSError as exc:  # another chat or gateway holds the port: the chat works without it
-        log.info("no health endpoint for the terminal chat (port %s: %s)", settings.health_port, exc.strerror)
-        await health.stop()
-        return None
-    return health
-
-
 def run_telegram(settings: Settings) -> None:
     """Run the Telegram gateway until SIGINT/SIGTERM (polling, or webhook when configured)."""
     os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -147,7 +130,6 @@ def run_telegram(settings: Settings) -> None:
         import uvloop  # already installed with Rasa (sanic); see docs/benchmarks.md
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    from telegram import Update
     from telegram.ext import ApplicationBuilder
 
     from bot.gateway.ratelimit import telegram_rate_limiter
@@ -170,13 +152,7 @@ def run_telegram(settings: Settings) -> None:
         hotline = TelegramHotline(application.bot, settings.hotline_chat_id) if settings.hotline_chat_id else None
         core = await build_core(settings, TelegramTransport(application.bot), hotline=hotline)
         state["core"] = core
-        if settings.health_port:
-            mode, started = ("webhook" if settings.webhook_url else "polling"), time.monotonic()
-            health = HealthServer(
-                lambda: gateway_health(core.store, core.rasa, mode, started), "127.0.0.1", settings.health_port
-            )
-            await health.start()
-            state["health"] = health
+        state["health"] = await _start_health(settings, core, "webhook" if settings.webhook_url else "polling")
         add_handlers(
             application,
             Handlers(
@@ -209,7 +185,33 @@ def run_telegram(settings: Settings) -> None:
     )
     if settings.telegram_file_url:
         builder = builder.base_file_url(settings.telegram_file_url)
-    application = builder.build()
+    _serve(builder.build(), settings)
+
+
+async def _start_health(settings: Settings, core: Core, mode: str) -> HealthServer | None:
+    """The gateway's own GET /health on HEALTH_PORT (none without it), started. The terminal chat
+    works without it when another chat or gateway holds the port; a Telegram gateway does not."""
+    if not settings.health_port:
+        return None
+    started = time.monotonic()
+    health = HealthServer(
+        lambda: gateway_health(core.store, core.rasa, mode, started), "127.0.0.1", settings.health_port
+    )
+    try:
+        await health.start()
+    except OSError as exc:
+        await health.stop()
+        if mode != "terminal":
+            raise
+        log.info("no health endpoint for the terminal chat (port %s: %s)", settings.health_port, exc.strerror)
+        return None
+    return health
+
+
+def _serve(application: Any, settings: Settings) -> None:
+    """Receive updates until SIGINT/SIGTERM: by webhook when WEBHOOK_URL is set, else polling."""
+    from telegram import Update
+
     if settings.webhook_url:
         path = settings.webhook_url.rstrip("/").rsplit("/", 1)[-1]
         application.run_webhook(

@@ -65,7 +65,7 @@ class _Pattern:
 
 @dataclass(frozen=True)
 class Cues:
-    """The lexicon of language_cues.yml, normalised for matching."""
+    """The lexicon of cues.yml, normalised for matching."""
 
     ar_darija: Mapping[str, float]
     ar_patterns: tuple[_Pattern, ...]

@@ -384,7 +384,8 @@ def summary(heldout: Report, real: Report, *, train_seconds: float | None = None
     lines += [
         "",
         f"held-out wrong-topic rate: {heldout.wrong_topic_rate():.3f}",
-        f"parse latency p50 / p95: {percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f} ms ({len(latencies)} parses, one at a time)",
+        f"parse latency p50 / p95: {percentile(latencies, 50):.1f} / {percentile(latencies, 95):.1f} ms "
+        f"({len(latencies)} parses, one at a time)",
     ]
     if model is not None:
         size = model.stat().st_size / 1e6 if model.exists() else 0.0

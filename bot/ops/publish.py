@@ -193,7 +193,8 @@ def publish(settings: Settings, *, force_train: bool = False) -> PublishResult:
             True,
             "answers_only",
             [
-                "No question changed: nothing to retrain. Answers, contacts and menus are read live: already published.",
+                "No question changed: nothing to retrain. "
+                "Answers, contacts and menus are read live: already published.",
             ],
             model=current.name,
         )

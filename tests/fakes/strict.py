@@ -141,7 +141,8 @@ def parse_html(text: str) -> str:
             expected = open_tags.pop()
             if name and name != expected:
                 raise TelegramRefusal(
-                    f'Can\'t parse entities: Unmatched end tag at byte offset {begin}, expected "</{expected}>", found "</{name}>"'
+                    f"Can't parse entities: Unmatched end tag at byte offset {begin}, "
+                    f'expected "</{expected}>", found "</{name}>"'
                 )
             i += 1
             continue

@@ -78,7 +78,8 @@ def seed_expired_person(db_url: str, db: Path, key: str, thread_id: int, message
     old = (dt.datetime.utcnow() - dt.timedelta(days=45)).isoformat(" ")
     with sqlite3.connect(db) as conn:
         conn.execute(
-            "insert into dalil_users (id, chat_id, darija, lang_asked, created_at, last_seen_at) values (?, 1, 0, 0, ?, ?)",
+            "insert into dalil_users (id, chat_id, darija, lang_asked, created_at, last_seen_at) "
+            "values (?, 1, 0, 0, ?, ?)",
             (key, old, old),
         )
         conn.execute(

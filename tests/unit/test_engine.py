@@ -197,7 +197,10 @@ def keyword_topics(text: str) -> dict[str, Any]:
 
 async def test_several_needs_answer_one_and_offer_the_others(parts) -> None:
     engine, runner, rasa, out = parts(echo_greeting, keyword_topics)
-    text = "Hello, the landlord is putting us out of the flat on Monday. My boss has not paid me for two months and my son is not at school"
+    text = (
+        "Hello, the landlord is putting us out of the flat on Monday. "
+        "My boss has not paid me for two months and my son is not at school"
+    )
     await runner.submit("n6", 18, "en", "text", text=text)
     assert await runner.drain("n6", timeout=5)
     assert rasa.requests[-1]["message"] == text  # the whole message's topic (housing) is one of its parts

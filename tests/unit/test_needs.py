@@ -22,7 +22,8 @@ UNCLEAR = {"intent": {"name": "nlu_fallback", "confidence": 0.3}}
 @pytest.mark.parametrize(
     "text",
     [
-        "on nous met dehors de l'appartement lundi. mon patron ne m'a pas payé depuis deux mois et mon fils ne va pas à l'école",
+        "on nous met dehors de l'appartement lundi. "
+        "mon patron ne m'a pas payé depuis deux mois et mon fils ne va pas à l'école",
         "طردونا من الدار والباطرون ما خلصنيش هادي شهرين. ولدي ما كيقراش",
         "lmol dar bgha ykhrjna. lpatron ma khlsnich 2 chhor w wldi ma kay9rach f lmadrasa",
         "My landlord wants us out by Monday, my boss has not paid me for two months and my son is not in school.",
