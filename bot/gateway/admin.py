@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from bot.core.bodies import Body
 from bot.core.content import Library
 from bot.gateway.stats import collect, unanswered
 from bot.storage.store import Store, User
@@ -24,7 +25,6 @@ from bot.storage.tracker_db import TrackerDB
 log = logging.getLogger(__name__)
 
 ADMIN_COMMANDS = ("stats", "unanswered", "publish", "rollback")
-Body = dict[str, Any]
 Notify = Callable[[User, list[Body]], Awaitable[None]]
 
 

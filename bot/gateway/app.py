@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from bot.core.bodies import Body
 from bot.core.content import library
 from bot.core.settings import Settings, ensure_secret
 from bot.gateway.admin import Admin
@@ -88,7 +89,7 @@ async def build_core(
     )
     runner.every(3600.0, privacy.apply_retention)
 
-    async def notify(user: User, bodies: list[dict[str, Any]]) -> None:
+    async def notify(user: User, bodies: list[Body]) -> None:
         if user.chat_id is not None:
             await store.outbox_add(user.id, user.chat_id, bodies)
             runner.kick_outbox(user.id)

@@ -2,7 +2,7 @@
 
 Owns the per-message policy of the gateway: cleaning the text, choosing the answer language
 (detector + the user's remembered choice), spotting danger words, calling Rasa with that
-metadata, and rendering Rasa's replies into transport-neutral bodies:
+metadata, and rendering Rasa's replies into transport-neutral bodies (`bot.core.bodies.Body`):
 
     {"text": str, "buttons": [[{"text": str, "token": str}]], "lang": "fr"|"ar"|"en"}
 
@@ -23,6 +23,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.core import danger
+from bot.core.bodies import Body, Button
 from bot.core.content import PAGE_BREAK, Library
 from bot.core.languages import ANSWER_LANGS
 from bot.core.phrases import fold
@@ -43,8 +44,6 @@ log = logging.getLogger(__name__)
 MAX_NLU_CHARS = 1200  # longer messages are cut for the model (the danger check sees all)
 MAX_MESSAGE_CHARS = 3900  # Telegram allows 4096; keep room for the bidi marks
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z0-9_/]+)(?P<entities>\{.*\})?$", re.S)
-
-Body = dict[str, Any]
 
 
 class Engine:
@@ -389,7 +388,7 @@ class Engine:
         return {"text": self.library.text(key, lang, darija, **values), "lang": lang}
 
     async def _language_keyboard(self, user: User, key: str, *, then: str | None, start: bool = False) -> Body:
-        row = []
+        row: list[Button] = []
         for lang in ANSWER_LANGS:
             data: dict[str, Any] = {"t": "lang", "lang": lang}
             if then:
@@ -433,7 +432,7 @@ class Engine:
             token = await self.store.callback_add(
                 user.id, {"t": "more", "pages": rest, "buttons": buttons, "lang": lang}
             )
-            rows = [[{"text": self.library.text("more_button", lang), "token": token}]]
+            rows: list[list[Button]] = [[{"text": self.library.text("more_button", lang), "token": token}]]
         else:
             rows = [[{"text": b["title"], "token": await self.button_token(user, b["data"])}] for b in buttons]
         body: Body = {"text": first, "lang": lang}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from bot.core.bodies import Body
 from bot.core.content import Library, load_yaml
 from bot.core.languages import answer_lang
 from bot.core.settings import Settings
@@ -25,7 +26,6 @@ from bot.storage.store import Handoff, Store, User, utcnow
 
 log = logging.getLogger(__name__)
 
-Body = dict[str, Any]
 REASONS = ("request", "command", "fallback", "urgent")
 STAFF_ACTIONS = ("take", "bot", "close")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -311,11 +311,12 @@ class HandoffService:
         if handoff.staff_id is None:
             await self.store.handoff_update(handoff.id, staff_id=staff_id, staff_name=staff_name[:64])
         await self.store.handoff_touch(handoff.id, staff_reply=True)
-        if user.chat_id is not None:
+        hotline = self.settings.hotline_chat_id
+        if user.chat_id is not None and hotline is not None:  # a staff message comes from the hotline group
             bodies.append(
                 {
                     "chat_id": user.chat_id,
-                    "copy": {"from_chat_id": self.settings.hotline_chat_id, "message_id": message_id},
+                    "copy": {"from_chat_id": hotline, "message_id": message_id},
                 }
             )
         return bodies

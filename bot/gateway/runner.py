@@ -16,6 +16,7 @@ import time
 from collections import deque
 from typing import Any, Protocol
 
+from bot.core.bodies import USER_INPUT_KINDS, Body, InputKind
 from bot.gateway.engine import Engine
 from bot.gateway.rasa_client import RasaUnavailable
 from bot.storage.store import InboxItem, OutboxItem, Store, User, utcnow
@@ -36,7 +37,7 @@ class SendFailed(Exception):
 
 
 class Transport(Protocol):
-    async def send(self, chat_id: int, body: dict[str, Any]) -> int | None:
+    async def send(self, chat_id: int, body: Body) -> int | None:
         """Deliver one body; return the platform's message id. Raise SendRetry / SendFailed."""
 
 
@@ -78,7 +79,6 @@ class FloodGuard:
         return True
 
 
-USER_KINDS = ("text", "media", "command", "callback")
 LEASE_SECONDS = 90.0  # longer than one Rasa call with its timeout
 BATCH = 20  # inputs or replies read from the database at once for one person
 
@@ -259,7 +259,7 @@ class Runner:
         user_id: str,
         chat_id: int | None,
         telegram_code: str | None,
-        kind: str,
+        kind: InputKind,
         *,
         text: str | None = None,
         data: dict[str, Any] | None = None,
@@ -288,7 +288,7 @@ class Runner:
                 self._submitting.pop(user_id, None)  # no one else is waiting: free the memory
         if item_id is None:
             return False
-        if kind in USER_KINDS:
+        if kind in USER_INPUT_KINDS:
             self.flood.arrived(user_id)
         self._inbox.kick(user_id)
         return True
@@ -338,7 +338,7 @@ class Runner:
         await self._inbox.renew(user_id)
         if user is None:  # forgotten meanwhile
             return False
-        if item.kind in USER_KINDS and self.flood.flooding(user_id):
+        if item.kind in USER_INPUT_KINDS and self.flood.flooding(user_id):
             if self.flood.warn_once(user_id) and user.chat_id is not None:
                 lang = self.engine.reply_language(user)
                 await self.store.outbox_add(

@@ -22,6 +22,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
 
+from bot.core.bodies import Body
 from bot.core.identity import pseudonym
 from bot.gateway.handoff import STAFF_ACTIONS, HandoffService, HotlineRefused, TopicGone
 from bot.gateway.runner import Runner, SendFailed, SendRetry
@@ -54,7 +55,7 @@ class TelegramTransport:
     def __init__(self, bot: Any) -> None:
         self.bot = bot
 
-    async def send(self, chat_id: int, body: dict[str, Any]) -> int | None:
+    async def send(self, chat_id: int, body: Body) -> int | None:
         markup = None
         rows = body.get("buttons") or []
         if rows:

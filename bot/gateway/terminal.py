@@ -11,8 +11,9 @@ import asyncio
 import secrets
 import sys
 import threading
-from typing import Any, TextIO
+from typing import TextIO
 
+from bot.core.bodies import Body
 from bot.gateway.runner import Runner
 
 
@@ -24,7 +25,7 @@ class TerminalTransport:
         self.last_buttons: list[str] = []
         self._next_id = 0
 
-    async def send(self, chat_id: int, body: dict[str, Any]) -> int | None:
+    async def send(self, chat_id: int, body: Body) -> int | None:
         lines = [str(body.get("text", ""))]
         buttons = [b for row in body.get("buttons") or [] for b in row]
         if buttons:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bot.core.bodies import Body, InputKind
 from bot.storage.schema import (
     callbacks,
     handoffs,
@@ -49,7 +50,7 @@ class User:
 class InboxItem:
     id: int
     user_id: str
-    kind: str
+    kind: InputKind
     text: str | None
     data: dict[str, Any]
     attempts: int
@@ -98,7 +99,7 @@ class OutboxItem:
     id: int
     user_id: str
     chat_id: int
-    body: dict[str, Any]
+    body: Body
     attempts: int
     next_attempt_at: dt.datetime
 
@@ -233,7 +234,7 @@ class Store:
     async def inbox_add(
         self,
         user_id: str,
-        kind: str,
+        kind: InputKind,
         *,
         text: str | None = None,
         data: dict[str, Any] | None = None,
@@ -315,14 +316,14 @@ class Store:
                 )
             )
 
-    async def inbox_done(self, item: InboxItem, chat_id: int | None, messages: Sequence[dict[str, Any]]) -> list[int]:
+    async def inbox_done(self, item: InboxItem, chat_id: int | None, messages: Sequence[Body]) -> list[int]:
         """Mark an input processed and queue its replies, in one transaction."""
         now = utcnow()
         ids: list[int] = []
         async with self.engine.begin() as conn:
             await conn.execute(_INBOX_DONE, {"b_id": item.id, "b_at": now})
-            for body in messages:
-                body = dict(body)
+            for message in messages:
+                body = Body(**message)
                 target = body.pop("chat_id", chat_id)  # hotline messages go to the staff group
                 if target is None:
                     continue
@@ -348,7 +349,7 @@ class Store:
             return [r[0] for r in rows]
 
     # -- outbox ---------------------------------------------------------------------------
-    async def outbox_add(self, user_id: str, chat_id: int, bodies: Sequence[dict[str, Any]]) -> None:
+    async def outbox_add(self, user_id: str, chat_id: int, bodies: Sequence[Body]) -> None:
         """Queue messages that do not answer an inbox item (e.g. an acknowledgement)."""
         now = utcnow()
         async with self.engine.begin() as conn:
