@@ -19,6 +19,7 @@ dalil events export|import FILE   the events file as a spreadsheet
 dalil status              which parts are up (Rasa, actions, gateway, database)
 dalil bench [--write-docs]  latency, throughput, memory of the real stack (printed; docs/benchmarks.md)
 dalil db upgrade          create or migrate the gateway's tables
+dalil links [--out DIR]   the deep link of every topic and language, a QR code (PNG) for each
 """
 
 from __future__ import annotations
@@ -290,6 +291,28 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_links(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot.ops.links import run
+
+    return run(_settings(), bot=args.bot, out=Path(args.out) if args.out else None)
+
+
+def _links_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    links = sub.add_parser(
+        "links",
+        help="deep links and QR codes for posters",
+        description="Print the Telegram deep link of every FAQ topic (https://t.me/<bot>?start=t_<topic>, with its "
+        "French title) and language (?start=l_fr, l_ar, l_en), and write a QR code PNG for each (t_<topic>.png, "
+        "l_<code>.png). The bot's username: --bot, else TELEGRAM_BOT_USERNAME, else asked to Telegram (getMe) "
+        "with TELEGRAM_BOT_TOKEN.",
+    )
+    links.add_argument("--out", help="folder for the PNG files (default var/links/)")
+    links.add_argument("--bot", help="the bot's username, e.g. DalilBot (default: TELEGRAM_BOT_USERNAME or getMe)")
+    links.set_defaults(func=cmd_links)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dalil", description="Dalil assistant")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -365,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)
+    _links_parser(sub)
     return parser
 
 
