@@ -37,3 +37,4 @@ class Body(TypedDict, total=False):
     thread_id: int | None  # the person's forum topic in the hotline group
     copy: MessageRef
     purge_user: bool  # after sending: forget everything about the person (/forget)
+    keyboard: list[list[str]]  # a lasting reply keyboard under the input field (labels sent as text)

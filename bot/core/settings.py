@@ -100,6 +100,7 @@ class Settings:
     operator: str | None = None  # who runs the service, as the `about` answer names it (DALIL_OPERATOR)
     rasa_timeout: float = 30.0
     ack_after: float = 4.0
+    typing_after: float = 0.5
     health_port: int = 5056
     flood_burst: int = 8
     flood_window: float = 10.0
@@ -165,6 +166,7 @@ class Settings:
             operator=get("DALIL_OPERATOR") or None,
             rasa_timeout=_float("RASA_TIMEOUT", get("RASA_TIMEOUT"), 30.0),
             ack_after=_float("ACK_AFTER", get("ACK_AFTER"), 4.0),
+            typing_after=_float("TYPING_AFTER", get("TYPING_AFTER"), 0.5),
             health_port=_int("HEALTH_PORT", get("HEALTH_PORT"), 5056),
             flood_burst=_int("FLOOD_BURST", get("FLOOD_BURST"), 8),
             flood_window=_float("FLOOD_WINDOW", get("FLOOD_WINDOW"), 10.0),

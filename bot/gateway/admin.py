@@ -19,6 +19,7 @@ from typing import Any
 from bot.core.bodies import Body
 from bot.core.content import Library
 from bot.gateway.stats import collect, unanswered
+from bot.storage.figures import Figures
 from bot.storage.store import Store, User
 from bot.storage.tracker_db import TrackerDB
 
@@ -59,7 +60,8 @@ class Admin:
         per_day = ", ".join(f"{k[5:]}: {v}" for k, v in sorted(stats.handoffs_per_day.items()))
         handoff_topics = ", ".join(f"{k} ({v})" for k, v in stats.handoff_topics.most_common(5))
         median = stats.median_first_reply
-        return self._t(
+        campaigns = await Figures(self.store.engine).totals("campaign", days=days)
+        text = self._t(
             "admin_stats",
             lang,
             days=days,
@@ -74,6 +76,8 @@ class Admin:
             per_day=per_day or "—",
             handoff_topics=handoff_topics or "—",
         )
+        tags = ", ".join(f"{tag} ({n})" for tag, n in campaigns.most_common(10))
+        return text + "\n" + self._t("admin_stats_campaigns", lang, campaigns=tags or "—")
 
     async def unanswered_text(self, lang: str, days: int = 7) -> str:
         items = await unanswered(self.tracker, days=days)

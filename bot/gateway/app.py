@@ -82,6 +82,7 @@ async def build_core(
         engine,
         transport,
         ack_after=settings.ack_after,
+        typing_after=settings.typing_after,
         sweep=sweep,
         on_purge=purge,
         flood=flood,
@@ -165,6 +166,9 @@ def run_telegram(settings: Settings) -> None:
             ),
         )
         await core.runner.start()
+        from bot.gateway.commands import publish_commands
+
+        await publish_commands(application.bot, library(), settings)  # content/commands.yml; never raises
         log.info("gateway ready (%s)", "webhook" if settings.webhook_url else "polling")
 
     async def post_shutdown(application: AnyApplication) -> None:

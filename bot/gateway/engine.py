@@ -37,10 +37,12 @@ from bot.gateway.privacy import Privacy, forget_note
 from bot.gateway.rasa_client import RasaClient, RasaError
 from bot.language.detector import detect
 from bot.language.policy import Decision, UserLanguage, decide, word_count
+from bot.storage.figures import Figures
 from bot.storage.store import Handoff, InboxItem, Store, User
 
 log = logging.getLogger(__name__)
 
+KEYBOARD_KEYS = ("menu", "urgent", "human", "language")  # content/messages.yml keyboard_<key>
 MAX_NLU_CHARS = 1200  # longer messages are cut for the model (the danger check sees all)
 MAX_MESSAGE_CHARS = 3900  # Telegram allows 4096; keep room for the bidi marks
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z0-9_/]+)(?P<entities>\{.*\})?$", re.S)
@@ -68,6 +70,7 @@ class Engine:
         self.privacy = privacy
         self.admin = admin
         self.secret = secret or ensure_secret(settings)
+        self.figures = Figures(store.engine)
 
     # -- entry point ----------------------------------------------------------------------
     async def process(self, item: InboxItem, user: User) -> list[Body]:
@@ -85,11 +88,11 @@ class Engine:
             name = str(item.data.get("name", ""))
             if name in ADMIN_COMMANDS and item.data.get("admin") is True and self.admin is not None:
                 return await self.admin.handle(user, name, self.reply_language(user))
-            return await self._command(user, name)
+            return await self._command(user, name, str(item.data.get("payload") or ""))
         if item.kind == "callback":
             return await self._callback(user, str(item.data.get("token", "")))
         if item.kind == "media":
-            return self._media(user, str(item.data.get("type", "")))
+            return await self._media(user, str(item.data.get("type", "")))
         log.warning("unknown inbox kind %s", item.kind)
         return [self._say(user, "answer_failed")]
 
@@ -144,6 +147,9 @@ class Engine:
         if text.startswith("/"):
             # Only the gateway's commands start with "/": never let a user type a Rasa intent.
             return [self._say(user, "unknown_command")]
+        key = self._keyboard_key(text)
+        if key is not None:  # a key of the reply keyboard
+            return await self._keyboard(user, key)
         if not skip_language:
             typed = await self._typed_answer(user, text)
             if typed is not None:
@@ -216,6 +222,15 @@ class Engine:
         ]
         return await self._paged(user, [urgent_reply(self.library, ["distress"], lang, darija)], buttons, lang)
 
+    async def _keyboard(self, user: User, key: str) -> list[Body]:
+        if key == "menu":
+            return await self.send_payload(user, "/help")
+        if key == "urgent":
+            return await self.send_payload(user, "/urgent")
+        if key == "human":
+            return await self.send_payload(user, '/request_human{"reason":"request"}')
+        return [await self._language_keyboard(user, "choose_language", then=None)]
+
     async def _typed_answer(self, user: User, text: str) -> list[Body] | None:
         """A typed "oui" / "wakha" / "suite" that answers the newest button; None: not one."""
         meaning = typed_meaning(self.library, text)
@@ -228,7 +243,7 @@ class Engine:
         if data.get("t") == "forget" and meaning in ("yes", "no"):
             return await self._forget(user, confirmed=meaning == "yes")
         if data.get("t") == "more" and meaning == "more":
-            await self.store.callback_delete(user.id, token)
+            await self.store.callback_spend(user.id, token)
             return await self._callback_data(user, data)
         return None
 
@@ -251,11 +266,33 @@ class Engine:
         messages = await self.rasa.send(user.id, message, {"language": lang, "darija": entities["darija"]})
         return await self._render(user, messages, lang, [])
 
-    async def _command(self, user: User, name: str) -> list[Body]:
+    async def _start(self, user: User, payload: str) -> list[Body]:
+        """/start, typed or from a deep link t.me/<bot>?start=<payload>: `t_<topic>` opens that
+        topic and `l_<code>` sets the language, after the welcome; anything else is a campaign
+        tag, counted (no person) for the statistics."""
+        topic = payload[2:] if payload.startswith("t_") and payload[2:] in self.library.topics() else None
+        lang = payload[2:] if payload.startswith("l_") and payload[2:] in ANSWER_LANGS else None
+        if payload and topic is None and lang is None:
+            await self.figures.add("campaign", payload)
+        if lang is not None:
+            first_time = not user.lang_asked
+            user = await self.choose_language(user, lang)
+            bodies = [self._with_keyboard(user, self._say(user, "welcome_back"))]
+            if first_time:
+                bodies.append(self._say(user, "privacy_notice", days=self.settings.retention_days))
+            return [*bodies, *await self.send_payload(user, "/help")]
+        if user.lang_chosen in ANSWER_LANGS:  # a returning person: their language, then the topic or menu
+            after = await self._topic(user, topic) if topic else await self.send_payload(user, "/help")
+            return [self._with_keyboard(user, self._say(user, "welcome_back")), *after]
+        return [await self._language_keyboard(user, "welcome", then=None, start=True, topic=topic)]
+
+    async def _topic(self, user: User, topic: str) -> list[Body]:
+        """The answer of one FAQ topic, as its menu button would give it."""
+        return await self.send_payload(user, "/faq" + json.dumps({"faq_topic": topic}, separators=(",", ":")))
+
+    async def _command(self, user: User, name: str, payload: str = "") -> list[Body]:
         if name == "start":
-            if user.lang_chosen in ANSWER_LANGS:  # a returning person: their language, the menu
-                return [self._say(user, "welcome_back"), *await self.send_payload(user, "/help")]
-            return [await self._language_keyboard(user, "welcome", then=None, start=True)]
+            return await self._start(user, payload)
         if name == "language":
             return [await self._language_keyboard(user, "choose_language", then=None)]
         if name == "help":
@@ -274,20 +311,26 @@ class Engine:
         data = await self.button_data(user, token) if token else None
         if data is None:
             return [self._say(user, "button_expired"), *await self.send_payload(user, "/help")]
+        if data.get("t") == "more":  # one page per press: a second press sends nothing again
+            await self.store.callback_spend(user.id, token)
         return await self._callback_data(user, data)
 
     async def _callback_data(self, user: User, data: dict[str, Any]) -> list[Body]:
         kind = data.get("t")
         if kind == "lang" and data.get("lang") in ANSWER_LANGS:
             user = await self.choose_language(user, data["lang"])
-            bodies = [self._say(user, "language_set")]
+            bodies = [self._with_keyboard(user, self._say(user, "language_set"))]
             if data.get("start"):
                 bodies.append(self._say(user, "privacy_notice", days=self.settings.retention_days))
-            if data.get("then"):
+            if data.get("topic"):  # arrived by a deep link to a topic
+                bodies += await self._topic(user, str(data["topic"]))
+            elif data.get("then"):
                 bodies += await self._text(user, str(data["then"]), skip_language=True)
             else:
                 bodies += await self.send_payload(user, "/help")
             return bodies
+        if kind == "spent":
+            return []
         if kind == "payload":
             return await self.send_payload(user, str(data.get("payload", "")))
         if kind == "forget":
@@ -295,7 +338,8 @@ class Engine:
         if kind == "more":
             pages = [str(p) for p in data.get("pages") or []]
             buttons = data.get("buttons") or []
-            return await self._paged(user, pages, buttons, str(data.get("lang") or self.reply_language(user)))
+            lang = str(data.get("lang") or self.reply_language(user))
+            return await self._paged(user, pages, buttons, lang, continued=True)
         return [self._say(user, "button_expired"), *await self.send_payload(user, "/help")]
 
     # -- hotline handoff ------------------------------------------------------------------
@@ -352,10 +396,20 @@ class Engine:
         # Sent last; once delivered, the runner forgets again, its own outbox row included.
         return [{"text": text, "lang": lang, "purge_user": True}]
 
-    def _media(self, user: User, media_type: str) -> list[Body]:
+    async def _media(self, user: User, media_type: str) -> list[Body]:
+        """A voice note, photo, sticker or file: say kindly what works, with a way on (menu, a person)."""
         if media_type == "location":
             return [self._say(user, "location_received")]
-        return [self._say(user, "non_text")]
+        lang = self.reply_language(user)
+        darija = bool(user.darija) and lang == "ar"
+        buttons = [
+            {"title": self.library.text("button_menu", lang, darija), "data": {"t": "payload", "payload": "/help"}},
+            {
+                "title": self.library.text("button_human", lang, darija),
+                "data": {"t": "payload", "payload": '/request_human{"reason":"request"}'},
+            },
+        ]
+        return await self._paged(user, [self.library.text("non_text", lang, darija)], buttons, lang)
 
     # -- buttons --------------------------------------------------------------------------
     def _signature(self, user: User, payload: str) -> str:
@@ -382,17 +436,37 @@ class Engine:
         return await self.store.callback_get(user.id, token)
 
     # -- rendering ------------------------------------------------------------------------
+    def _with_keyboard(self, user: User, body: Body) -> Body:
+        """`body` with the lasting reply keyboard (Menu · Urgent · A person · Language)."""
+        lang = self.reply_language(user)
+        darija = bool(user.darija) and lang == "ar"
+        labels = [self.library.text(f"keyboard_{key}", lang, darija) for key in KEYBOARD_KEYS]
+        return {**body, "keyboard": [labels[:2], labels[2:]]}
+
+    def _keyboard_key(self, text: str) -> str | None:
+        """Which key of the reply keyboard `text` is (its label in any language), or None."""
+        folded = fold(text)
+        for key in KEYBOARD_KEYS:
+            entry = self.library.messages().get(f"keyboard_{key}", {})
+            if any(fold(label) == folded for label in entry.values()):
+                return key
+        return None
+
     def _say(self, user: User, key: str, *, lang: str | None = None, **values: Any) -> Body:
         lang = lang or self.reply_language(user)
         darija = bool(user.darija) and lang == "ar"
         return {"text": self.library.text(key, lang, darija, **values), "lang": lang}
 
-    async def _language_keyboard(self, user: User, key: str, *, then: str | None, start: bool = False) -> Body:
+    async def _language_keyboard(
+        self, user: User, key: str, *, then: str | None, start: bool = False, topic: str | None = None
+    ) -> Body:
         row: list[Button] = []
         for lang in ANSWER_LANGS:
             data: dict[str, Any] = {"t": "lang", "lang": lang}
             if then:
                 data["then"] = then
+            if topic:
+                data["topic"] = topic
             if start:
                 data["start"] = True
             row.append(
@@ -423,11 +497,16 @@ class Engine:
             bodies.append(self._say(user, "answer_failed", lang=lang))
         return bodies
 
-    async def _paged(self, user: User, pages: list[str], buttons: list[dict[str, Any]], lang: str) -> list[Body]:
-        """One page now; a "more" button carries the rest. Buttons go with the last page."""
+    async def _paged(
+        self, user: User, pages: list[str], buttons: list[dict[str, Any]], lang: str, *, continued: bool = False
+    ) -> list[Body]:
+        """One page now; a "more" button carries the rest. Buttons go with the last page, and the
+        last page of an answer read with "more" says that it is the last."""
         if not pages:
             pages = [""]
         first, rest = pages[0], pages[1:]
+        if continued and not rest:
+            first = f"{first}\n\n{self.library.text('last_page', lang, bool(user.darija) and lang == 'ar')}".strip()
         if rest:
             token = await self.store.callback_add(
                 user.id, {"t": "more", "pages": rest, "buttons": buttons, "lang": lang}

@@ -186,6 +186,7 @@ class Runner:
         transport: Transport,
         *,
         ack_after: float = 4.0,
+        typing_after: float = 0.5,
         sweep_every: float = 2.0,
         sweep: bool = True,
         on_purge: Any = None,
@@ -199,6 +200,7 @@ class Runner:
         self.engine = engine
         self.transport = transport
         self.ack_after = ack_after
+        self.typing_after = typing_after
         self.sweep_every = sweep_every
         self._sweep_enabled = sweep
         self.owner = owner or default_owner()
@@ -349,7 +351,11 @@ class Runner:
         acked = item.acked
         task = asyncio.create_task(self.engine.process(item, user))
         try:
-            done, _ = await asyncio.wait({task}, timeout=self.ack_after)
+            first = min(self.typing_after, self.ack_after)
+            done, _ = await asyncio.wait({task}, timeout=first)
+            if not done:
+                await self._typing(user, item)
+                done, _ = await asyncio.wait({task}, timeout=self.ack_after - first)
             if not done and not acked:
                 await self._ack(user)
                 acked = True
@@ -368,6 +374,16 @@ class Runner:
         await self.store.inbox_done(item, user.chat_id, bodies)
         self._outbox.kick(user_id)
         return True
+
+    async def _typing(self, user: User, item: InboxItem) -> None:
+        """ "typing…" while a person waits for a slow answer (transports that can show it)."""
+        typing = getattr(self.transport, "typing", None)
+        if typing is None or user.chat_id is None or item.kind not in USER_INPUT_KINDS:
+            return
+        try:
+            await typing(user.chat_id)
+        except Exception as exc:  # a courtesy, never a reason not to answer
+            log.debug("typing indicator failed: %s", type(exc).__name__)
 
     async def _ack(self, user: User) -> None:
         if user.chat_id is None:

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any
 
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
     LinkPreviewOptions,
+    ReplyKeyboardMarkup,
     Update,
 )
-from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.core.bodies import Body
@@ -55,12 +58,25 @@ class TelegramTransport:
     def __init__(self, bot: Any) -> None:
         self.bot = bot
 
+    async def typing(self, chat_id: int) -> None:
+        """ "typing…" in the person's chat while a slow answer is coming (Telegram shows it ~5 s)."""
+        try:
+            await self.bot.send_chat_action(chat_id=chat_id, action=ChatAction.TYPING)
+        except TelegramError as exc:  # only a courtesy: the answer still comes
+            log.debug("sendChatAction failed: %s", type(exc).__name__)
+
     async def send(self, chat_id: int, body: Body) -> int | None:
-        markup = None
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
         rows = body.get("buttons") or []
         if rows:
             markup = InlineKeyboardMarkup(
                 [[InlineKeyboardButton(b["text"][:64], callback_data=b["token"]) for b in row] for row in rows]
+            )
+        elif body.get("keyboard"):
+            markup = ReplyKeyboardMarkup(
+                [[KeyboardButton(label) for label in row] for row in body["keyboard"]],
+                resize_keyboard=True,
+                is_persistent=True,
             )
         try:
             if "copy" in body:
@@ -144,6 +160,40 @@ class TelegramHotline:
     async def delete_messages(self, message_ids: list[int]) -> None:
         await _hotline_call(self.bot.delete_messages(chat_id=self.chat_id, message_ids=message_ids))
 
+    async def post(self, thread_id: int, text: str, buttons: Any = None) -> int:
+        """An HTML message in a topic, sent now (the card, to pin it); `buttons` as in a Body."""
+        markup = None
+        if buttons:
+            markup = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(b["text"][:64], callback_data=b["token"]) for b in row] for row in buttons]
+            )
+        message = await _hotline_call(
+            self.bot.send_message(
+                chat_id=self.chat_id,
+                message_thread_id=thread_id,
+                text=text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        )
+        return int(message.message_id)
+
+    async def pin(self, message_id: int) -> None:
+        await _hotline_call(
+            self.bot.pin_chat_message(chat_id=self.chat_id, message_id=message_id, disable_notification=True)
+        )
+
+    async def rename_topic(self, thread_id: int, name: str) -> None:
+        try:
+            await _hotline_call(
+                self.bot.edit_forum_topic(chat_id=self.chat_id, message_thread_id=thread_id, name=name[:128])
+            )
+        except HotlineRefused as exc:
+            if "not_modified" not in str(exc).lower().replace(" ", "_"):
+                raise
+            log.debug("forum topic already had this name")
+
 
 def _seconds(value: Any) -> float:
     if isinstance(value, dt.timedelta):
@@ -217,6 +267,9 @@ class Handlers:
                 command = "unknown"  # /start@OtherBot typed to us in private: still answered
             if command is not None:
                 data = {"name": command, **base}
+                payload = _start_payload(text) if command == "start" else None
+                if payload:
+                    data["payload"] = payload  # a deep link: t.me/<bot>?start=<payload>
                 if user.id in self.admin_ids:  # checked on every update, never stored as a role
                     data["admin"] = True
                 await self.runner.submit(key, chat.id, code, "command", data=data, update_id=update.update_id)
@@ -321,6 +374,17 @@ def _command(message: Any, bot_name: str | None = None) -> str | None:
         return ""
     name = name.lower()
     return name if name.isascii() and name.replace("_", "").isalnum() else "unknown"
+
+
+_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _start_payload(text: str) -> str | None:
+    """The deep-link payload of "/start <payload>" when it has Telegram's shape, else None."""
+    parts = text.split(maxsplit=1)
+    if len(parts) == 2 and _PAYLOAD.fullmatch(parts[1].strip()):
+        return parts[1].strip()
+    return None
 
 
 def install_safe_update_parsing() -> None:

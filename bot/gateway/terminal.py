@@ -31,6 +31,8 @@ class TerminalTransport:
         if buttons:
             self.last_buttons = [b["token"] for b in buttons]
             lines += [f"  [{i}] {b['text']}" for i, b in enumerate(buttons, 1)]
+        if body.get("keyboard"):  # Telegram shows these under the input field; typing one sends it
+            lines.append("  ⌨ " + " · ".join(label for row in body["keyboard"] for label in row))
         self.out.write("\n".join(lines).rstrip() + "\n\n")
         self.out.flush()
         self._next_id += 1
@@ -50,8 +52,12 @@ async def chat(runner: Runner, transport: TerminalTransport, stdin: TextIO = sys
         if choice.isdigit() and 0 < int(choice) <= len(transport.last_buttons):
             token = transport.last_buttons[int(choice) - 1]
             await runner.submit(user_id, 0, None, "callback", data={"token": token})
-        elif choice.startswith("/") and choice[1:].isalpha():
-            await runner.submit(user_id, 0, None, "command", data={"name": choice[1:].lower()})
+        elif choice.startswith("/") and choice[1:].split(" ")[0].isalpha():
+            name, _, payload = choice[1:].partition(" ")
+            data: dict[str, object] = {"name": name.lower()}
+            if name.lower() == "start" and payload.strip():
+                data["payload"] = payload.strip()[:64]  # as a deep link would bring it
+            await runner.submit(user_id, 0, None, "command", data=data)
         else:
             await runner.submit(user_id, 0, None, "text", text=text)
         # Answer before reading the next line, as a person typing would see it.

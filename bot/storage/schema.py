@@ -123,3 +123,15 @@ leases = sa.Table(
     sa.Column("owner", sa.String(128), nullable=False),
     sa.Column("until", sa.DateTime, nullable=False),
 )
+
+# Anonymous daily totals (bot/storage/figures.py): a day, what is counted, a key (a campaign tag
+# of a deep link, a language...) and the count. No person, no text: kept beyond the retention of
+# conversations, never deleted by /forget.
+daily_figures = sa.Table(
+    "dalil_daily",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("metric", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)

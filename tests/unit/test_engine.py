@@ -291,7 +291,14 @@ async def test_long_answers_are_paged_with_a_more_button(parts) -> None:
     await runner.submit("u9", 19, "fr", "callback", data={"token": second["buttons"][0][0]["token"]})
     assert await runner.drain("u9", timeout=5)
     last = out.sent[-1][1]
-    assert last["text"] == "page three" and last["buttons"][0][0]["text"] == "Menu"
+    assert last["text"] == "page three\n\n" + library().text("last_page", "fr")  # says it is the last
+    assert last["buttons"][0][0]["text"] == "Menu"
+    # Pressing "more" again (a slow phone, an impatient thumb) sends nothing new.
+    sent = len(out.sent)
+    for token in (more["token"], second["buttons"][0][0]["token"]):
+        await runner.submit("u9", 19, "fr", "callback", data={"token": token})
+    assert await runner.drain("u9", timeout=5)
+    assert len(out.sent) == sent
 
 
 def test_split_long_respects_telegram_limit() -> None:
@@ -391,3 +398,105 @@ def test_one_unreadable_update_does_not_stop_the_batch() -> None:
     updates = Update.de_list([good, broken], Bot("123456:TEST-TOKEN"))
     assert [u.update_id for u in updates] == [7, 8]
     assert updates[0].message.text == "salut" and updates[1].effective_message is None
+
+
+def _faq_reply(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rasa as the tests need it: a topic payload answers with its id, anything else the menu."""
+    message = str(body.get("message", ""))
+    if message.startswith("/faq"):
+        topic = json.loads(message[4:])["faq_topic"]
+        return [{"text": f"answer of {topic}"}]
+    if message.startswith("/urgent"):
+        return [{"text": "urgent lines"}]
+    return [{"text": "the menu", "buttons": [{"title": "Santé", "payload": "/help"}]}]
+
+
+async def test_deep_link_to_a_topic_opens_it_after_the_welcome_in_the_chosen_language(parts) -> None:
+    engine, runner, rasa, out = parts(_faq_reply)
+    # A new person scans a poster: the welcome (language choice) comes first, then the topic.
+    await runner.submit("d1", 31, "ar", "command", data={"name": "start", "payload": "t_hiv_testing"})
+    assert await runner.drain("d1", timeout=5)
+    welcome = out.sent[-1][1]
+    assert welcome["text"] == library().text("welcome", "fr")
+    arabic = next(b for b in welcome["buttons"][0] if b["text"] == library().text("language_name_ar", "ar"))
+    await runner.submit("d1", 31, "ar", "callback", data={"token": arabic["token"]})
+    assert await runner.drain("d1", timeout=5)
+    texts = [body["text"] for _, body in out.sent]
+    assert texts[-1] == "answer of hiv_testing"
+    assert library().text("language_set", "ar") in texts
+    assert rasa.requests[-1]["metadata"]["language"] == "ar"
+    # Someone who already chose French: welcome back, then the topic, in French.
+    await runner.submit("d2", 32, "fr", "command", data={"name": "start", "payload": "l_fr"})
+    await runner.submit("d2", 32, "fr", "command", data={"name": "start", "payload": "t_asylum_apply"})
+    assert await runner.drain("d2", timeout=5)
+    mine = [body for chat, body in out.sent if chat == 32]
+    assert mine[-2]["text"] == library().text("welcome_back", "fr") and mine[-1]["text"] == "answer of asylum_apply"
+    assert rasa.requests[-1]["metadata"]["language"] == "fr"
+
+
+async def test_language_deep_link_sets_the_language_and_shows_the_lasting_keyboard(parts) -> None:
+    engine, runner, rasa, out = parts(_faq_reply)
+    await runner.submit("d3", 33, "fr", "command", data={"name": "start", "payload": "l_en"})
+    assert await runner.drain("d3", timeout=5)
+    first = out.sent[0][1]
+    assert first["text"] == library().text("welcome_back", "en")
+    assert first["keyboard"] == [
+        [library().text("keyboard_menu", "en"), library().text("keyboard_urgent", "en")],
+        [library().text("keyboard_human", "en"), library().text("keyboard_language", "en")],
+    ]
+    privacy = library().text("privacy_notice", "en", days=engine.settings.retention_days)
+    assert privacy in [b["text"] for _, b in out.sent]
+    # Pressing a key sends its label as text: 🆘 gives the urgent lines, in any language.
+    await runner.submit("d3", 33, "fr", "text", text=library().text("keyboard_urgent", "ar"))
+    assert await runner.drain("d3", timeout=5)
+    assert out.sent[-1][1]["text"] == "urgent lines"
+    assert rasa.requests[-1]["message"].startswith("/urgent")
+
+
+async def test_a_campaign_tag_is_counted_without_the_person(parts) -> None:
+    engine, runner, rasa, out = parts(_faq_reply)
+    for user, chat in (("c1", 41), ("c2", 42)):
+        await runner.submit(user, chat, "fr", "command", data={"name": "start", "payload": "poster-rabat_2026"})
+        assert await runner.drain(user, timeout=5)
+    assert out.sent[-1][1]["text"] == library().text("welcome", "fr")  # the welcome still comes first
+    assert (await engine.figures.totals("campaign"))["poster-rabat_2026"] == 2
+
+
+async def test_a_voice_note_gets_the_kind_reply_with_a_way_on(parts) -> None:
+    engine, runner, rasa, out = parts(_faq_reply)
+    await runner.submit("v1", 51, "fr", "media", data={"type": "voice"})
+    assert await runner.drain("v1", timeout=5)
+    [(_, body)] = out.sent
+    assert body["text"] == library().text("non_text", "fr")
+    labels = [b["text"] for row in body["buttons"] for b in row]
+    assert labels == [library().text("button_menu", "fr"), library().text("button_human", "fr")]
+
+
+async def test_typing_shows_while_a_slow_answer_is_coming(parts) -> None:
+    def slow(body: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"text": "answer"}]
+
+    engine, runner, rasa, out = parts(slow)
+    typed: list[tuple[int, int]] = []
+
+    async def typing(chat_id: int) -> None:
+        typed.append((chat_id, len(out.sent)))
+
+    out.typing = typing  # type: ignore[attr-defined]
+    runner.typing_after = 0.05
+    original = engine.process
+
+    async def slow_process(item, user):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.3)
+        return await original(item, user)
+
+    engine.process = slow_process  # type: ignore[method-assign]
+    await runner.submit("t1", 61, "fr", "text", text="bonjour, une question")
+    assert await runner.drain("t1", timeout=5)
+    assert typed == [(61, 0)]  # before anything was sent
+    # A fast answer shows no "typing".
+    engine.process = original  # type: ignore[method-assign]
+    runner.typing_after = 5.0
+    await runner.submit("t1", 61, "fr", "text", text="merci")
+    assert await runner.drain("t1", timeout=5)
+    assert typed == [(61, 0)]

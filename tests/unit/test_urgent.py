@@ -204,7 +204,8 @@ async def test_typed_suite_turns_the_page_once(parts) -> None:  # noqa: F811
     await runner.submit("t1", 31, "fr", "text", text="suite")
     await runner.submit("t1", 31, "fr", "text", text="Suite")
     assert await runner.drain("t1", timeout=5)
-    assert out.texts() == ["page one", "page two", "page three"]
+    last = "page three\n\n" + library().text("last_page", "fr")  # the last page says so
+    assert out.texts() == ["page one", "page two", last]
     assert len(rasa.requests) == 1  # the typed "suite" never reached the model
 
 
