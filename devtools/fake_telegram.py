@@ -4,9 +4,9 @@ A development tool, never used in production: point the gateway at it with TELEG
 
 It speaks enough of the Bot API for python-telegram-bot: getMe, getUpdates (long polling),
 setWebhook/deleteWebhook, sendMessage, editMessageText, answerCallbackQuery, setMyCommands,
-forum topics (created, closed, reopened, deleted), deleteMessage(s), copyMessage and the media
-senders. Tests push user updates with `push_*` and
-read what the bot sent from `sent`. Faults can be injected per method (`fail_next`).
+forum topics (created, renamed, closed, reopened, deleted), pinChatMessage, deleteMessage(s),
+copyMessage and the media senders. Tests push user updates with `push_*` and read what the bot
+sent from `sent`. Faults can be injected per method (`fail_next`).
 """
 
 from __future__ import annotations
@@ -228,6 +228,22 @@ class FakeTelegram:
         if not topic.get("closed"):
             await self._bad("Bad Request: TOPIC_NOT_MODIFIED")
         topic["closed"] = False
+        return True
+
+    async def _m_editForumTopic(self, params: dict[str, Any]) -> bool:
+        topic = await self._topic(params)
+        name = str(params.get("name") or "")
+        if len(name) > 128:
+            await self._bad("Bad Request: TOPIC_NAME_INVALID")
+        if not name or name == topic.get("name"):
+            await self._bad("Bad Request: TOPIC_NOT_MODIFIED")
+        topic["name"] = name
+        return True
+
+    async def _m_pinChatMessage(self, params: dict[str, Any]) -> bool:
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        if not any(s.chat_id == chat_id and s.message_id == message_id for s in self.sent):
+            await self._bad("Bad Request: message to pin not found")
         return True
 
     async def _m_deleteForumTopic(self, params: dict[str, Any]) -> bool:

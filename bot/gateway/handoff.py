@@ -1,11 +1,13 @@
 """Hotline handoff: a person from the hotline takes over a conversation, then hands it back.
 
 Owns the handoff's life: opening (one forum topic per user in the staff supergroup, reused; a
-context card with a pseudonymous label and the recent transcript from Rasa's tracker), relaying
-(user -> topic, staff -> user, with copyMessage so media and formatting survive and staff names
-stay hidden), staff actions (take, hand back to the bot, close), idle closing, and telling Rasa
-(pause/resume events) so the tracker reflects it. All state is in the database.
-Returns transport-neutral bodies like the engine; a body with "chat_id" goes to the staff group.
+context card with a pseudonymous label and the recent transcript from Rasa's tracker, posted and
+pinned in the topic), relaying (user -> topic, staff -> user, with copyMessage so media and
+formatting survive and staff names stay hidden), staff actions (take, hand back to the bot,
+close), idle closing, the topic's name showing the case's state (content/hotline.yml
+`topic_names`), and telling Rasa (pause/resume events) so the tracker reflects it. All state is
+in the database. Returns transport-neutral bodies like the engine; a body with "chat_id" goes to
+the staff group.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.core.bodies import Body
+from bot.core.bodies import Body, Button
 from bot.core.content import Library, load_yaml
 from bot.core.languages import answer_lang
 from bot.core.settings import Settings
@@ -29,6 +31,19 @@ log = logging.getLogger(__name__)
 REASONS = ("request", "command", "fallback", "urgent")
 STAFF_ACTIONS = ("take", "bot", "close")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+CARD_LIMIT = 4000  # one message of the card, in UTF-16 units (what Telegram counts; its limit is 4,096)
+MIN_TRANSCRIPT = 1500  # room the transcript keeps even when the header is long (the card then splits)
+TOPIC_NAME_LIMIT = 128  # Telegram's limit for a forum topic's name
+# The topic's name per state of the case; content/hotline.yml `topic_names` replaces these.
+TOPIC_NAMES = {
+    "open": "{label}",
+    "urgent": "🆘 {label}",
+    "taken": "✋ {label} · {name}",
+    "back": "🤖 {label}",
+    "closed": "✅ {label}",
+}
+Line = tuple[str, str]  # a line of the card: (plain text, "" or the tag around it: "b", "i")
 
 
 class TopicGone(Exception):
@@ -59,6 +74,15 @@ class HotlineOps(Protocol):
 
     async def delete_messages(self, message_ids: list[int]) -> None:
         """Delete messages of the bot in the hotline group (at most 100)."""
+
+    async def post(self, thread_id: int, text: str, buttons: list[list[Button]] | None = None) -> int:
+        """Send a Telegram-HTML message in a topic now (the card, to pin it); its message id."""
+
+    async def pin(self, message_id: int) -> None:
+        """Pin a message of the hotline group in its topic, without notifying anyone."""
+
+    async def rename_topic(self, thread_id: int, name: str) -> None:
+        """Rename a topic (the same name again is fine)."""
 
 
 @dataclass(frozen=True)
@@ -166,12 +190,14 @@ class HandoffService:
             if urgent and not current.urgent:
                 await self.store.handoff_update(current.id, urgent=True)
                 assert current.thread_id is not None
+                if current.staff_id is None:  # taken: the topic keeps the name of who has it
+                    await self._rename(current.thread_id, "urgent", user.id)
                 return [
                     {"text": self.library.text("handoff_urgent_opened", lang), "lang": lang},
                     self._to_staff(current.thread_id, self._staff("staff_card_urgent")),
                 ]
             return [{"text": self.library.text("handoff_already_open", lang), "lang": lang}]
-        thread_id = await self._thread_for(user)
+        thread_id = await self._thread_for(user, "urgent" if urgent else "open")
         context_topic, transcript = await self._context(user)
         handoff = await self.store.handoff_create(
             user.id, reason=reason, urgent=urgent, language=lang, context_topic=context_topic, thread_id=thread_id
@@ -181,16 +207,46 @@ class HandoffService:
         except RasaError as exc:  # the relay works without it; the bot stays quiet anyway
             log.warning("could not pause the Rasa conversation: %s", exc)
         log.info("handoff %s opened (reason=%s urgent=%s)", handoff.id, reason, urgent)
-        return [self._user_opening(lang, urgent), self._card(user, handoff, transcript)]
+        return [self._user_opening(lang, urgent), *await self._post_card(user, handoff, transcript)]
 
-    async def _thread_for(self, user: User) -> int:
+    async def _thread_for(self, user: User, state: str) -> int:
+        """The person's topic, reopened and renamed for the new case, or a new one."""
         assert self.ops is not None
         thread_id = await self.store.topic_for(user.id)
         if thread_id is not None and await self.ops.reopen_topic(thread_id):
+            await self._rename(thread_id, state, user.id)
             return thread_id
-        thread_id = await self.ops.create_topic(user_label(user.id))
+        thread_id = await self.ops.create_topic(self.topic_name(state, user_label(user.id)))
         await self.store.topic_set(user.id, thread_id)
         return thread_id
+
+    # -- the topic's name -----------------------------------------------------------------
+    def topic_name(self, state: str, label: str, staff: str = "") -> str:
+        """The name of a topic for a case in `state` (TOPIC_NAMES), at most 128 units long:
+        a long staff name is shortened, never the label."""
+        default = TOPIC_NAMES[state]
+        template = str((self._config().get("topic_names") or {}).get(state) or default)
+
+        def fill(name: str) -> str:
+            try:
+                return template.format(label=label, name=name)
+            except (KeyError, IndexError, ValueError):  # a mistyped placeholder in hotline.yml
+                return default.format(label=label, name=name)
+
+        full = fill(staff)
+        over = _units(full) - TOPIC_NAME_LIMIT
+        if over > 0 and staff:
+            full = fill(_cut(staff, _units(staff) - over - 1) + "…")
+        return _cut(full, TOPIC_NAME_LIMIT).strip() or label
+
+    async def _rename(self, thread_id: int | None, state: str, user_id: str, staff: str = "") -> None:
+        """Show the case's state in the topic's name; a refusal changes nothing else."""
+        if self.ops is None or thread_id is None:
+            return
+        try:
+            await self.ops.rename_topic(thread_id, self.topic_name(state, user_label(user_id), staff))
+        except Exception as exc:
+            _harmless("forum topic not renamed", exc)
 
     def _user_opening(self, lang: str, urgent: bool) -> Body:
         hours = self.office_hours()
@@ -246,41 +302,68 @@ class HandoffService:
                 lines.append("🤖 " + _short(str(event["text"]), 160))
         return topic, lines[-limit:]
 
-    def _card(self, user: User, handoff: Handoff, transcript: list[str]) -> Body:
-        esc = html.escape
+    # -- the card -----------------------------------------------------------------------
+    def card(self, user: User, handoff: Handoff, transcript: list[str]) -> list[str]:
+        """The context card as Telegram-HTML messages of at most CARD_LIMIT units, each valid
+        on its own: the header (urgent marker, label, details) first and whole, then as many of
+        the newest transcript lines as fit (the oldest go first), then the commands."""
         lang_key = "ary" if (handoff.language == "ar" and user.darija) else (handoff.language or "fr")
         language = self.library.text(f"language_name_{lang_key}", self.staff_lang)
         opened = self.office_hours().local(handoff.opened_at).strftime("%Y-%m-%d %H:%M")
-        parts: list[str] = []
-        if handoff.urgent:
-            parts.append(f"<b>{esc(self._staff('staff_card_urgent'))}</b>")
-        parts.append(f"<b>{esc(self._staff('staff_card_header', label=user_label(user.id)))}</b>")
-        parts.append(
-            esc(
-                self._staff(
-                    "staff_card_details",
-                    language=language,
-                    reason=self._staff(f"staff_reason_{handoff.reason}"),
-                    topic=handoff.context_topic or "—",
-                    opened=opened,
-                )
-            )
+        head: list[Line] = _lines(self._staff("staff_card_urgent"), "b") if handoff.urgent else []
+        head += _lines(self._staff("staff_card_header", label=user_label(user.id)), "b")
+        details = self._staff(
+            "staff_card_details",
+            language=language,
+            reason=self._staff(f"staff_reason_{handoff.reason}"),
+            topic=handoff.context_topic or "—",
+            opened=opened,
         )
-        parts.append(f"<b>{esc(self._staff('staff_card_transcript'))}</b>")
-        parts.append("\n".join(esc(line) for line in transcript) or esc(self._staff("staff_no_transcript")))
-        parts.append(f"<i>{esc(self._staff('staff_card_help'))}</i>")
-        text = "\n\n".join(parts)
-        if len(text) > 3900:
-            text = text[-3900:]
-        buttons = [
+        head += [("", ""), *_lines(details), ("", ""), *_lines(self._staff("staff_card_transcript"), "b")]
+        tail: list[Line] = [("", ""), *_lines(self._staff("staff_card_help"), "i")]
+        lines = [line for text in transcript for line in _lines(text)]
+        room = max(MIN_TRANSCRIPT, CARD_LIMIT - _size(head) - _size(tail))
+        kept = _newest(lines, room)
+        if len(kept) < len(lines):
+            earlier = _lines(self._staff("staff_card_earlier", count=len(lines) - len(kept)), "i")
+            kept = earlier + _newest(lines, room - _size(earlier))
+        return split_html(head + (kept or [(self._staff("staff_no_transcript"), "")]) + tail)
+
+    def _card_buttons(self, handoff: Handoff) -> list[list[Button]]:
+        return [
             [
                 {"text": self._staff("staff_button_take"), "token": f"h:take:{handoff.id}"},
                 {"text": self._staff("staff_button_bot"), "token": f"h:bot:{handoff.id}"},
                 {"text": self._staff("staff_button_close"), "token": f"h:close:{handoff.id}"},
             ]
         ]
+
+    async def _post_card(self, user: User, handoff: Handoff, transcript: list[str]) -> list[Body]:
+        """Post the card in the topic now and pin its first message (with the buttons), so staff
+        find it at the top of the topic. What Telegram does not take now goes through the outbox
+        like any note, unpinned; the ids of what was posted are kept for forget and retention."""
         assert handoff.thread_id is not None
-        return self._to_staff(handoff.thread_id, text, html_text=True, buttons=buttons)
+        thread_id = handoff.thread_id
+        bodies = [
+            self._to_staff(thread_id, text, html_text=True, buttons=None if n else self._card_buttons(handoff))
+            for n, text in enumerate(self.card(user, handoff, transcript))
+        ]
+        if self.ops is None:
+            return bodies
+        for n, body in enumerate(bodies):
+            try:
+                message_id = await self.ops.post(thread_id, body["text"], body.get("buttons"))
+            except Exception as exc:
+                _harmless("card sent through the outbox", exc, logging.WARNING)
+                return bodies[n:]
+            # Kept like an outbox message to the topic, for /forget and retention.
+            await self.store.outbox_sent(None, message_id, user_id=user.id, hotline=True)
+            if n == 0:
+                try:
+                    await self.ops.pin(message_id)
+                except Exception as exc:
+                    _harmless("card not pinned", exc)
+        return []
 
     # -- relaying -------------------------------------------------------------------------
     async def active(self, user: User) -> Handoff | None:
@@ -310,6 +393,7 @@ class HandoffService:
         bodies: list[Body] = []
         if handoff.staff_id is None:
             await self.store.handoff_update(handoff.id, staff_id=staff_id, staff_name=staff_name[:64])
+            await self._rename(thread_id, "taken", user.id, staff_name[:64] or str(staff_id))
         await self.store.handoff_touch(handoff.id, staff_reply=True)
         hotline = self.settings.hotline_chat_id
         if user.chat_id is not None and hotline is not None:  # a staff message comes from the hotline group
@@ -331,6 +415,7 @@ class HandoffService:
         if action == "take":
             await self.store.handoff_update(handoff.id, staff_id=staff_id, staff_name=name)
             await self.store.handoff_touch(handoff.id)
+            await self._rename(thread_id, "taken", user.id, name)
             return [
                 self._to_staff(thread_id, self._staff("staff_taken", name=name)),
                 {"text": self.library.text("handoff_taken", lang), "lang": lang},
@@ -339,6 +424,7 @@ class HandoffService:
             if not await self.store.handoff_close(handoff.id, closed_by=f"staff_{action}"):
                 return []
             await self._resume(user)
+            await self._rename(thread_id, "back" if action == "bot" else "closed", user.id)
             if action == "close" and self.ops is not None:
                 try:
                     await self.ops.close_topic(thread_id)
@@ -362,6 +448,7 @@ class HandoffService:
         if not await self.store.handoff_close(handoff.id, closed_by="idle"):
             return []
         await self._resume(user)
+        await self._rename(handoff.thread_id, "closed", user.id)
         log.info("handoff %s closed after %s idle minutes", handoff.id, minutes)
         bodies: list[Body] = [{"text": self.library.text("handoff_idle_user", lang), "lang": lang}]
         if handoff.thread_id is not None:
@@ -376,6 +463,106 @@ class HandoffService:
             await self.rasa.append_events(user.id, [{"event": "resume"}])
         except RasaError as exc:
             log.warning("could not resume the Rasa conversation: %s", exc)
+
+
+def _harmless(what: str, exc: Exception, level: int = logging.INFO) -> None:
+    """Log a hotline call that failed without harm (rename, pin): Telegram's words or the kind
+    of error, never an id. "Not modified" (the name was already right) only at DEBUG."""
+    reason = str(exc) if isinstance(exc, (HotlineRefused, TopicGone)) else type(exc).__name__
+    if "not_modified" in reason.lower().replace(" ", "_"):
+        level = logging.DEBUG
+    log.log(level, "%s (%s)", what, reason)
+
+
+def _units(text: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts it (an emoji is two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _cut(text: str, units: int) -> str:
+    """The longest start of `text` of at most `units` UTF-16 units."""
+    out: list[str] = []
+    for char in text:
+        units -= _units(char)
+        if units < 0:
+            break
+        out.append(char)
+    return "".join(out)
+
+
+def _lines(text: str, tag: str = "") -> list[Line]:
+    return [(line, tag) for line in text.split("\n")]
+
+
+def _html(line: Line) -> str:
+    """One line of the card as Telegram HTML: the person's text escaped, the tag closed on it."""
+    text, tag = line
+    escaped = html.escape(text, quote=False)  # <, > and & are all Telegram needs escaped
+    return f"<{tag}>{escaped}</{tag}>" if tag and text else escaped
+
+
+def _size(lines: list[Line]) -> int:
+    return sum(_units(_html(line)) + 1 for line in lines)
+
+
+def _newest(lines: list[Line], room: int) -> list[Line]:
+    """The last lines whose HTML fits in `room` units (the newest one at least)."""
+    kept: list[Line] = []
+    size = 0
+    for line in reversed(lines):
+        size += _size([line])
+        if kept and size > room:
+            break
+        kept.append(line)
+    return kept[::-1]
+
+
+def _pieces(line: Line, limit: int) -> list[str]:
+    """A line as HTML pieces of at most `limit` units; a line longer than that (never one of
+    the card's, in practice) is cut between characters, each piece with its own tags."""
+    whole = _html(line)
+    if _units(whole) <= limit:
+        return [whole]
+    text, tag = line
+    overhead = _units(_html(("x", tag))) - 1
+    pieces: list[str] = []
+    piece: list[str] = []
+    size = overhead
+    for char in text:
+        width = _units(html.escape(char, quote=False))
+        if piece and size + width > limit:
+            pieces.append(_html(("".join(piece), tag)))
+            piece, size = [], overhead
+        piece.append(char)
+        size += width
+    pieces.append(_html(("".join(piece), tag)))
+    return pieces
+
+
+def split_html(lines: list[Line], limit: int = CARD_LIMIT) -> list[str]:
+    """Lines packed into messages of at most `limit` UTF-16 units, cut only between lines (every
+    tag opens and closes on its line, so each message is valid HTML on its own); no message
+    starts or ends with a blank line."""
+    parts: list[list[str]] = [[]]
+    size = 0
+    for line in lines:
+        for piece in _pieces(line, limit):
+            width = _units(piece)
+            if parts[-1] and size + 1 + width > limit:
+                parts.append([])
+            if not parts[-1]:
+                size = -1
+                if not piece.strip():
+                    continue
+            parts[-1].append(piece)
+            size += 1 + width
+    messages = []
+    for part in parts:
+        while part and not part[-1].strip():
+            part.pop()
+        if part:
+            messages.append("\n".join(part))
+    return messages
 
 
 def _short(text: str, limit: int = 300) -> str:

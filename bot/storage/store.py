@@ -387,12 +387,14 @@ class Store:
         ]
 
     async def outbox_sent(
-        self, item_id: int, message_id: int | None, *, user_id: str | None = None, hotline: bool = False
+        self, item_id: int | None, message_id: int | None, *, user_id: str | None = None, hotline: bool = False
     ) -> None:
-        """Mark a reply sent; with `user_id`, also keep its message id (for forget and retention)."""
+        """Mark a reply sent (`item_id` None: sent without the outbox); with `user_id`, also keep
+        its message id (for forget and retention)."""
         now = utcnow()
         async with self.engine.begin() as conn:
-            await conn.execute(_OUTBOX_SENT, {"b_id": item_id, "b_at": now, "b_message": message_id})
+            if item_id is not None:
+                await conn.execute(_OUTBOX_SENT, {"b_id": item_id, "b_at": now, "b_message": message_id})
             if user_id is not None and message_id is not None:
                 await conn.execute(
                     _SENT_ADD, {"user_id": user_id, "message_id": message_id, "hotline": hotline, "sent_at": now}
@@ -466,10 +468,11 @@ class Store:
             ).first()
         return (str(row[0]), json.loads(row[1])) if row else None
 
-    async def callback_delete(self, user_id: str, token: str) -> None:
-        """Consume a button: pressing or typing it again finds nothing."""
+    async def callback_spend(self, user_id: str, token: str) -> None:
+        """Consume a button: pressing it again finds {"t": "spent"} (nothing to do), typing finds nothing."""
+        spent = callbacks.update().where(callbacks.c.token == token, callbacks.c.user_id == user_id)
         async with self.engine.begin() as conn:
-            await conn.execute(callbacks.delete().where(callbacks.c.token == token, callbacks.c.user_id == user_id))
+            await conn.execute(spent.values(data=json.dumps({"t": "spent"})))
 
     # -- handoffs -------------------------------------------------------------------------
     async def handoff_open_for(self, user_id: str) -> Handoff | None:
