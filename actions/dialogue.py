@@ -103,7 +103,16 @@ class ActionAnswerFaq(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Act
         dispatcher.utter_message(
             text=text, buttons=[{"title": lib.text("button_menu", lang, darija), "payload": payload("help")}]
         )
+        if topic and depends_on_place(lib, topic):  # the gateway offers to share a location for the nearest places
+            dispatcher.utter_message(json_message={"dalil": {"op": "near", "topic": topic}})
         return []
+
+
+def depends_on_place(lib: Library, topic_id: str) -> bool:
+    """Whether the topic's contacts work in two cities or more (where the person is matters)."""
+    topic, contacts = lib.topics().get(topic_id), lib.contacts()
+    ids = topic.contacts if topic is not None else ()
+    return len({place for cid in ids if cid in contacts for place in contacts[cid].places()}) >= 2
 
 
 def faq_topic(tracker: Tracker) -> str | None:

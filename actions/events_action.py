@@ -77,6 +77,8 @@ class ActionEvents(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action
             text=format_listing(listing, lang, vocab=vocab),
             buttons=[{"title": library().text("button_menu", lang), "payload": payload("help")}],
         )
+        if query.city is None:  # no city asked: the gateway offers to share a location for the nearest city
+            dispatcher.utter_message(json_message={"dalil": {"op": "near", "events": True}})
         return [
             SlotSet("events_city", query.city),
             SlotSet("events_topic", query.topic),

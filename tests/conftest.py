@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.content import library
 from bot.core.settings import Settings
 from bot.ops.stack import free_port, isolated_env, popen, stop_process, wait_http
 from bot.ops.supervisor import actions_part, rasa_part
@@ -139,6 +140,16 @@ class Gateway:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def location_offer(text: str | None) -> bool:
+    """Whether a message is the offer to share a location that follows an answer depending on place."""
+    lib = library()
+    return any(
+        text == lib.text("location_prompt", lang, darija, label=lib.text("keyboard_location", lang, darija))
+        for lang in ("fr", "ar", "en")
+        for darija in (False, True)
+    )
 
 
 HOTLINE = -1001234567890

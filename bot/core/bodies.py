@@ -38,3 +38,4 @@ class Body(TypedDict, total=False):
     copy: MessageRef
     purge_user: bool  # after sending: forget everything about the person (/forget)
     keyboard: list[list[str]]  # a lasting reply keyboard under the input field (labels sent as text)
+    location_key: str  # with `keyboard`: a first key, with this label, that shares the person's location

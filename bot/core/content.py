@@ -213,6 +213,11 @@ class Contact:
             or any(o.phone or o.whatsapp or o.address for o in self.offices)
         )
 
+    def places(self) -> tuple[str, ...]:
+        """The cities it works in, as written: its `cities` and its offices' (\"Fès / Meknès\" is two)."""
+        names = (part.strip() for name in (*self.cities, *(o.city for o in self.offices)) for part in name.split("/"))
+        return tuple(dict.fromkeys(name for name in names if name))
+
 
 @dataclass(frozen=True)
 class Topic:

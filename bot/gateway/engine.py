@@ -30,7 +30,7 @@ from bot.core.phrases import fold
 from bot.core.settings import Settings, ensure_secret
 from bot.core.textnorm import clean
 from bot.core.urgent import urgent_reply
-from bot.gateway import needs
+from bot.gateway import nearby, needs
 from bot.gateway.admin import ADMIN_COMMANDS, Admin
 from bot.gateway.handoff import STAFF_ACTIONS, HandoffService
 from bot.gateway.privacy import Privacy, forget_note
@@ -43,6 +43,7 @@ from bot.storage.store import Handoff, InboxItem, Store, User
 log = logging.getLogger(__name__)
 
 KEYBOARD_KEYS = ("menu", "urgent", "human", "language")  # content/messages.yml keyboard_<key>
+LOCATION_KEY = "location"  # keyboard_location: the key that shares the location, offered after some answers
 MAX_NLU_CHARS = 1200  # longer messages are cut for the model (the danger check sees all)
 MAX_MESSAGE_CHARS = 3900  # Telegram allows 4096; keep room for the bidi marks
 _PAYLOAD = re.compile(r"^/(?P<intent>[A-Za-z0-9_/]+)(?P<entities>\{.*\})?$", re.S)
@@ -92,7 +93,7 @@ class Engine:
         if item.kind == "callback":
             return await self._callback(user, str(item.data.get("token", "")))
         if item.kind == "media":
-            return await self._media(user, str(item.data.get("type", "")))
+            return await self._media(user, item.data)
         log.warning("unknown inbox kind %s", item.kind)
         return [self._say(user, "answer_failed")]
 
@@ -229,6 +230,8 @@ class Engine:
             return await self.send_payload(user, "/urgent")
         if key == "human":
             return await self.send_payload(user, '/request_human{"reason":"request"}')
+        if key == LOCATION_KEY:  # its label typed, or sent by an app that cannot share a location
+            return [self._say(user, "location_how", label=self._label(user, LOCATION_KEY))]
         return [await self._language_keyboard(user, "choose_language", then=None)]
 
     async def _typed_answer(self, user: User, text: str) -> list[Body] | None:
@@ -396,10 +399,12 @@ class Engine:
         # Sent last; once delivered, the runner forgets again, its own outbox row included.
         return [{"text": text, "lang": lang, "purge_user": True}]
 
-    async def _media(self, user: User, media_type: str) -> list[Body]:
-        """A voice note, photo, sticker or file: say kindly what works, with a way on (menu, a person)."""
-        if media_type == "location":
-            return [self._say(user, "location_received")]
+    async def _media(self, user: User, data: dict[str, Any]) -> list[Body]:
+        """A voice note, photo, sticker or file: say kindly what works, with a way on (menu, a person).
+        A location: the nearest places."""
+        if data.get("type") == "location":
+            where = nearby.point(data)
+            return [self._say(user, "location_received")] if where is None else await self._nearest(user, *where)
         lang = self.reply_language(user)
         darija = bool(user.darija) and lang == "ar"
         buttons = [
@@ -410,6 +415,43 @@ class Engine:
             },
         ]
         return await self._paged(user, [self.library.text("non_text", lang, darija)], buttons, lang)
+
+    # -- nearest help ---------------------------------------------------------------------
+    async def _near_offer(self, user: User, directive: dict[str, Any], lang: str) -> list[Body]:
+        """After an answer that depends on where the person is: remember what it was about (a
+        note, deleted with the rest) and offer the key that shares the location."""
+        topic = str(directive.get("topic") or "")
+        if directive.get("events"):
+            note: dict[str, Any] = {"note": "near", "events": True}
+        elif topic in self.library.topics():
+            note = {"note": "near", "topic": topic}
+        else:
+            return []
+        await self.store.callback_add(user.id, note)
+        key = self._label(user, LOCATION_KEY)
+        body = self._with_keyboard(user, self._say(user, "location_prompt", lang=lang, label=key))
+        return [{**body, "location_key": key}]
+
+    async def _nearest(self, user: User, lat: float, lon: float) -> list[Body]:
+        """A shared location: the nearest cities with the service of the latest offer (the general
+        help services without one), then the usual keyboard. The coordinates are not kept."""
+        lang = self.reply_language(user)
+        darija = bool(user.darija) and lang == "ar"
+        latest = await self.store.callback_latest(user.id, note="near")
+        note = latest[1] if latest else {}
+        places = nearby.places(self.library.content_dir)
+        ranked = places.by_distance(lat, lon)
+        if note.get("events") and ranked:
+            city, km = ranked[0]
+            if km <= nearby.FAR_KM:  # the events of the nearest city (and what else was asked before)
+                near = self.library.text("near_city", lang, darija, city=city.name(lang), km=max(1, round(km)))
+                text = self.library.text("near_events_city", lang, darija, city=near)
+                text += " " + self.library.text("location_not_kept", lang, darija)
+                events = "/ask_events" + json.dumps({"city": city.id}, separators=(",", ":"))
+                return [self._with_keyboard(user, {"text": text, "lang": lang}), *await self.send_payload(user, events)]
+        topic = self.library.topics().get(str(note.get("topic") or ""))
+        text = nearby.reply(self.library, places, lat, lon, topic, lang, darija)
+        return [self._with_keyboard(user, {"text": text, "lang": lang})]
 
     # -- buttons --------------------------------------------------------------------------
     def _signature(self, user: User, payload: str) -> str:
@@ -443,10 +485,15 @@ class Engine:
         labels = [self.library.text(f"keyboard_{key}", lang, darija) for key in KEYBOARD_KEYS]
         return {**body, "keyboard": [labels[:2], labels[2:]]}
 
+    def _label(self, user: User, key: str) -> str:
+        """The label of a key of the reply keyboard, in the keyboard's language."""
+        lang = self.reply_language(user)
+        return self.library.text(f"keyboard_{key}", lang, bool(user.darija) and lang == "ar")
+
     def _keyboard_key(self, text: str) -> str | None:
         """Which key of the reply keyboard `text` is (its label in any language), or None."""
         folded = fold(text)
-        for key in KEYBOARD_KEYS:
+        for key in (*KEYBOARD_KEYS, LOCATION_KEY):
             entry = self.library.messages().get(f"keyboard_{key}", {})
             if any(fold(label) == folded for label in entry.values()):
                 return key
@@ -532,6 +579,8 @@ class Engine:
             return [await self._language_keyboard(user, "choose_language", then=None)]
         if op == "forget":
             return [await self._forget_question(user)]
+        if op == "near":
+            return await self._near_offer(user, directive, lang)
         log.warning("unknown directive %s", op)
         return []
 

@@ -73,8 +73,11 @@ class TelegramTransport:
                 [[InlineKeyboardButton(b["text"][:64], callback_data=b["token"]) for b in row] for row in rows]
             )
         elif body.get("keyboard"):
+            keys = [[KeyboardButton(label) for label in row] for row in body["keyboard"]]
+            if body.get("location_key"):  # Telegram asks the person before it shares anything
+                keys.insert(0, [KeyboardButton(body["location_key"], request_location=True)])
             markup = ReplyKeyboardMarkup(
-                [[KeyboardButton(label) for label in row] for row in body["keyboard"]],
+                keys,
                 resize_keyboard=True,
                 is_persistent=True,
             )
@@ -285,7 +288,11 @@ class Handlers:
                 key, chat.id, code, "text", text=caption, data={"media": media, **base}, update_id=update.update_id
             )
             return
-        await self.runner.submit(key, chat.id, code, "media", data={"type": media, **base}, update_id=update.update_id)
+        data = {"type": media, **base}
+        if media == "location" and message.location is not None:
+            # Rounded to ~100 m, used for one answer, never logged; the inbox row goes with retention.
+            data.update(latitude=round(message.location.latitude, 3), longitude=round(message.location.longitude, 3))
+        await self.runner.submit(key, chat.id, code, "media", data=data, update_id=update.update_id)
 
     async def _not_private(self, update: Update, bot_name: str | None) -> None:
         # Groups and channels: the bot only speaks in private, to protect people's privacy.

@@ -32,7 +32,8 @@ class TerminalTransport:
             self.last_buttons = [b["token"] for b in buttons]
             lines += [f"  [{i}] {b['text']}" for i, b in enumerate(buttons, 1)]
         if body.get("keyboard"):  # Telegram shows these under the input field; typing one sends it
-            lines.append("  ⌨ " + " · ".join(label for row in body["keyboard"] for label in row))
+            labels = [body["location_key"]] if body.get("location_key") else []
+            lines.append("  ⌨ " + " · ".join(labels + [label for row in body["keyboard"] for label in row]))
         self.out.write("\n".join(lines).rstrip() + "\n\n")
         self.out.flush()
         self._next_id += 1

@@ -455,13 +455,15 @@ class Store:
             ).first()
         return json.loads(row[0]) if row else None
 
-    async def callback_latest(self, user_id: str) -> tuple[str, dict[str, Any]] | None:
-        """The newest button given to this user (token, data): what a typed "oui" or "suite" answers."""
+    async def callback_latest(self, user_id: str, note: str = "") -> tuple[str, dict[str, Any]] | None:
+        """The newest button given to this user (token, data): what a typed "oui" or "suite" answers.
+        With `note`, the newest note of that kind instead ({"note": kind, …}: remembered, never a button)."""
+        shape = f'{{"note": "{note}"' if note else '{"t": '  # data is json.dumps of a dict, first key first
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
                     sa.select(callbacks.c.token, callbacks.c.data)
-                    .where(callbacks.c.user_id == user_id)
+                    .where(callbacks.c.user_id == user_id, callbacks.c.data.startswith(shape, autoescape=True))
                     .order_by(callbacks.c.created_at.desc())
                     .limit(1)
                 )

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from bot.core.content import library
-from tests.conftest import ROOT, Stack, start_gateway, start_stack, stop_process
+from tests.conftest import ROOT, Stack, location_offer, start_gateway, start_stack, stop_process
 from tests.fakes.telegram_api import FakeTelegram
 
 pytestmark = pytest.mark.rasa
@@ -116,7 +116,7 @@ async def test_answer_only_change_is_live_without_retraining(
     gw = await start_gateway(project_stack, api, tmp_path, DALIL_HOME=str(project))
     try:
         api.message(user, "où faire un test VIH gratuit ?")
-        [before] = await api.wait_for(user, 1)
+        before = (await api.wait_for(user, 1))[0]
         assert "ALCS" in before.text
         edit_topic(
             project,
@@ -128,8 +128,10 @@ async def test_answer_only_change_is_live_without_retraining(
         elapsed = time.monotonic() - started
         assert result["ok"] and result["action"] == "answers_only", result
         assert elapsed < 30
+        count = len(await api.quiet(user, 1.0))  # the answer, then the offer to share a location
+        assert location_offer(api.to(user)[-1].text)
         api.message(user, "où faire un test VIH gratuit ?")
-        after = (await api.wait_for(user, 2))[-1]
+        after = (await api.wait_for(user, count + 1))[count]
         assert after.text.startswith("Nouveau : le test VIH est gratuit")
     finally:
         gw.stop()

@@ -72,7 +72,7 @@ async def test_full_cycle_in_french(fake_telegram: FakeTelegram, hotline_gateway
     await wait_until(lambda: any("assistant Dalil reprend" in (s.text or "") for s in api.to(user)))
     count = len(api.to(user))
     api.message(user, "où faire un test VIH gratuit ?")
-    answer = (await api.wait_for(user, count + 1))[-1]
+    answer = (await api.wait_for(user, count + 1))[count]
     assert "ALCS" in answer.text
 
 

@@ -371,7 +371,7 @@ async def test_a_stranger_in_a_private_chat_claiming_the_hotline_id_changes_noth
     assert not any(word in (s.text or "") for s in api.in_thread(HOTLINE, thread) for word in ("Cas clos", "Cas pris"))
     await still_relayed(api, user, thread, count)
     api.message(3203, "où faire un test VIH gratuit ?")  # and everybody else is still answered
-    [answer] = await api.wait_for(3203, 1)
+    answer = (await api.wait_for(3203, 1))[0]  # the offer to share a location may follow
     assert "ALCS" in answer.text
 
 

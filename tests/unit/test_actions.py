@@ -67,8 +67,16 @@ async def test_faq_answer_uses_darija_wording_when_the_user_writes_darija() -> N
 
 async def test_faq_answer_from_a_menu_button_entity() -> None:
     entities = [{"entity": "faq_topic", "value": "hiv_testing"}]
-    _, [message] = await run(ActionAnswerFaq(), tracker(language="fr", entities=entities))
+    _, [message, near] = await run(ActionAnswerFaq(), tracker(language="fr", entities=entities))
     assert message["text"] == library().answer("hiv_testing", "fr")[0]
+    # ALCS and AMPF work in many cities: the gateway offers to share a location for the nearest.
+    assert near["custom"] == {"dalil": {"op": "near", "topic": "hiv_testing"}}
+
+
+async def test_an_answer_whose_contacts_are_in_one_city_offers_no_location() -> None:
+    # asylum_apply: the UNHCR line (everywhere) and its Rabat office: where one is does not matter.
+    _, messages = await run(ActionAnswerFaq(), tracker(language="fr", selector_key="faq/asylum_apply"))
+    assert len(messages) == 1 and not messages[0]["custom"]
 
 
 async def test_contacts_and_check_dates_are_shown_under_an_answer() -> None:

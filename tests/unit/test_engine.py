@@ -500,3 +500,70 @@ async def test_typing_shows_while_a_slow_answer_is_coming(parts) -> None:
     await runner.submit("t1", 61, "fr", "text", text="merci")
     assert await runner.drain("t1", timeout=5)
     assert typed == [(61, 0)]
+
+
+def _near_reply(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rasa with the action server's answers that depend on place: a paged answer, then the `near`
+    directive (the topic's contacts work in several cities); the events listing, then its own."""
+    message = str(body.get("message", ""))
+    if message.startswith("/ask_events"):  # a city asked: no offer
+        return [{"text": "events listing"}]
+    if "événements" in message:
+        return [{"text": "events listing"}, {"custom": {"dalil": {"op": "near", "events": True}}}]
+    answer = {"text": f"ALCS, AMPF{PAGE_BREAK}more about testing", "buttons": [{"title": "Menu", "payload": "/help"}]}
+    return [answer, {"custom": {"dalil": {"op": "near", "topic": "hiv_testing"}}}]
+
+
+async def test_a_location_in_casablanca_is_answered_with_casablancas_services(parts) -> None:
+    engine, runner, rasa, out = parts(_near_reply)
+    lib = library()
+    await runner.submit("n1", 71, "fr", "text", text="Où faire un test VIH gratuit ?")
+    assert await runner.drain("n1", timeout=5)
+    answer, offer = (body for _, body in out.sent)
+    key = lib.text("keyboard_location", "fr")
+    assert offer["text"] == lib.text("location_prompt", "fr", label=key)
+    assert offer["location_key"] == key  # first key: shares the location (Telegram asks first)
+    assert offer["keyboard"][0][0] == lib.text("keyboard_menu", "fr")  # then the lasting keyboard
+    # The note is not a button: typing "suite" still turns the answer's page.
+    await runner.submit("n1", 71, "fr", "text", text="suite")
+    assert await runner.drain("n1", timeout=5)
+    assert out.texts()[-1].startswith("more about testing")
+    requests = len(rasa.requests)
+    await runner.submit("n1", 71, "fr", "media", data={"type": "location", "latitude": 33.589, "longitude": -7.604})
+    assert await runner.drain("n1", timeout=5)
+    reply = out.sent[-1][1]
+    topic = lib.topics()["hiv_testing"].title["fr"]
+    assert reply["text"].startswith(lib.text("near_heading", "fr", topic=topic))
+    first = reply["text"].split("\n\n")[1]
+    assert first.startswith(lib.text("near_city", "fr", city="Casablanca", km=1)) and "ALCS" in first
+    assert lib.text("location_not_kept", "fr") in reply["text"]
+    assert reply["keyboard"][0][0] == lib.text("keyboard_menu", "fr") and "location_key" not in reply
+    assert len(rasa.requests) == requests  # answered by the gateway alone: the position never reaches Rasa
+
+
+async def test_a_location_without_an_offer_gives_the_help_services_and_none_the_old_reply(parts) -> None:
+    engine, runner, rasa, out = parts(_near_reply)
+    lib = library()
+    await runner.submit("n2", 72, "ar", "media", data={"type": "location", "latitude": 34.02, "longitude": -6.84})
+    await runner.submit("n2", 72, "ar", "media", data={"type": "location"})  # no position: the old reply
+    await runner.submit("n2", 72, "ar", "text", text=lib.text("keyboard_location", "en"))  # the label as text
+    assert await runner.drain("n2", timeout=5)
+    general, old, how = out.texts()
+    assert general.startswith(lib.text("near_heading_general", "ar"))
+    assert general.split("\n\n")[1].startswith(lib.text("near_city", "ar", city="الرباط", km=1))
+    assert old == lib.text("location_received", "ar")
+    assert how == lib.text("location_how", "ar", label=lib.text("keyboard_location", "ar"))
+    assert rasa.requests == []
+
+
+async def test_a_location_after_the_events_asks_for_the_nearest_citys_events(parts) -> None:
+    engine, runner, rasa, out = parts(_near_reply)
+    await runner.submit("n3", 73, "fr", "text", text="Quels événements cette semaine ?")
+    assert await runner.drain("n3", timeout=5)
+    assert out.sent[-1][1]["location_key"] == library().text("keyboard_location", "fr")
+    await runner.submit("n3", 73, "fr", "media", data={"type": "location", "latitude": 35.77, "longitude": -5.8})
+    assert await runner.drain("n3", timeout=5)
+    assert rasa.requests[-1]["message"].startswith('/ask_events{"city":"tanger"')
+    city = library().text("near_city", "fr", city="Tanger", km=1)
+    assert any(t.startswith(library().text("near_events_city", "fr", city=city)) for t in out.texts())
+    assert out.texts()[-1] == "events listing"

@@ -66,7 +66,10 @@ def tracker(
 async def run(t: Tracker) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     dispatcher = CollectingDispatcher()
     events = await ActionEvents().run(dispatcher, t, {})
-    [message] = dispatcher.messages
+    message, *near = dispatcher.messages
+    # No city asked: the gateway is told to offer the key that shares a location (nearest city).
+    city = next(e["value"] for e in events if e["name"] == "events_city")
+    assert [m["custom"] for m in near] == ([] if city else [{"dalil": {"op": "near", "events": True}}])
     return events, message
 
 
