@@ -21,11 +21,26 @@ from tests.integration.test_handoff import wait_until
 FORGET_DONE = library().text("forget_done", "fr")
 
 
-def age_sent(db: Path, message_id: int, hours: float) -> None:
+async def recorded(db: Path, message_id: int) -> None:
+    """Wait until the gateway has kept the id of a message it sent: the fake Bot API has the
+    message as soon as it is sent, the gateway's row follows (on a loaded machine, a moment later)."""
     with sqlite3.connect(db) as conn:
-        conn.execute(
-            "update dalil_sent set sent_at = datetime('now', ?) where message_id = ?", (f"-{hours} hours", message_id)
-        )
+        query = "select count(*) from dalil_sent where message_id = ?"
+        await wait_until(lambda: conn.execute(query, (message_id,)).fetchone()[0] == 1)
+
+
+async def age_sent(db: Path, message_id: int, hours: float) -> None:
+    """Make a sent message look `hours` old, once the gateway has recorded it: the fake Bot API
+    has it as soon as it is sent, the gateway's row follows (on a loaded machine, a moment later)."""
+    with sqlite3.connect(db) as conn:
+
+        def aged() -> bool:
+            update = "update dalil_sent set sent_at = datetime('now', ?) where message_id = ?"
+            changed = conn.execute(update, (f"-{hours} hours", message_id)).rowcount
+            conn.commit()
+            return changed == 1
+
+        await wait_until(aged)
 
 
 async def test_forget_deletes_the_bots_messages_of_the_last_48_hours(
@@ -38,9 +53,10 @@ async def test_forget_deletes_the_bots_messages_of_the_last_48_hours(
         [old] = await api.wait_for(user, 1)
         api.message(user, "/privacy")
         [_, recent] = await api.wait_for(user, 2)
-        age_sent(tmp_path / "gateway.db", old.message_id, 60)  # too old for Telegram to delete
+        await age_sent(tmp_path / "gateway.db", old.message_id, 60)  # too old for Telegram to delete
         api.message(user, "/forget")
         question = (await api.wait_for(user, 3))[-1]
+        await recorded(tmp_path / "gateway.db", question.message_id)  # as a person would read it first
         api.press(user, question.button("Oui")["callback_data"])
         done = (await api.wait_until(user, lambda sent: any(FORGET_DONE in (s.text or "") for s in sent)))[-1]
         assert sorted(api.deleted_in(user)) == [recent.message_id, question.message_id]
