@@ -12,8 +12,10 @@ sent from `sent`. Faults can be injected per method (`fail_next`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -436,3 +438,51 @@ class FakeTelegram:
             count = len(self.to(chat_id))
             await asyncio.sleep(seconds)
         return self.to(chat_id)
+
+
+def _more_than(count: int, sent: list[Sent]) -> bool:
+    return len(sent) > count
+
+
+async def _chat(port: int) -> None:
+    """Be one Telegram user against a gateway pointed at this fake Bot API (see `main`)."""
+    api = await FakeTelegram(port=port).start()
+    print(f"TELEGRAM_BOT_TOKEN={api.token} TELEGRAM_API_URL={api.base_url} dalil run", flush=True)
+    print("Type a message; !N presses button N of the last message; !loc LAT,LON shares a location.", flush=True)
+    user, shown, buttons = 5050, 0, list[dict[str, Any]]()
+    loop = asyncio.get_running_loop()
+    while True:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        text = line.strip()
+        if text.startswith("!loc "):
+            lat, _, lon = text[5:].partition(",")
+            api.message(user, None, extra={"location": {"latitude": float(lat), "longitude": float(lon)}})
+        elif text.startswith("!") and text[1:].isdigit() and 0 < int(text[1:]) <= len(buttons):
+            api.press(user, buttons[int(text[1:]) - 1]["callback_data"])
+        else:
+            api.message(user, text)
+        await api.wait_until(user, functools.partial(_more_than, shown), timeout=120)
+        for sent in (await api.quiet(user, 1.5))[shown:]:
+            print(sent.text or f"({sent.method})", flush=True)
+            buttons = sent.buttons or buttons
+            for n, button in enumerate(sent.buttons, 1):
+                print(f"  [!{n}] {button['text']}", flush=True)
+            markup = sent.params.get("reply_markup")
+            keys = json.loads(markup).get("keyboard") if isinstance(markup, str) else None
+            if keys:
+                print("  ⌨ " + " / ".join(" · ".join(k["text"] for k in row) for row in keys), flush=True)
+        shown = len(api.to(user))
+    await api.stop()
+
+
+def main() -> None:
+    """`python -m devtools.fake_telegram [PORT]`: a fake Bot API on loopback and a chat with it,
+    to try the Telegram side (deep links, keyboards, pages, location) without Telegram."""
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8089
+    asyncio.run(_chat(port))
+
+
+if __name__ == "__main__":
+    main()
