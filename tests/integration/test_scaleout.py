@@ -152,18 +152,20 @@ async def test_two_gateways_share_postgres_and_answer_once(
             await api.wait_for(user, 2, timeout=120)
         for user in users:
             await api.quiet(user, 2.0)
-            texts = [s.text for s in api.to(user) if not location_offer(s.text)]  # after the HIV answer
+            # Each answer once (the offer to share a location that may follow one is not counted).
+            texts = [s.text for s in api.to(user) if not location_offer(s.text)]
             assert len(texts) == 2 and max(Counter(texts).values()) == 1, texts
-            assert len(api.to(user)) == 3, [s.text for s in api.to(user)]
+            assert len(api.to(user)) - len(texts) <= 2, [s.text for s in api.to(user)]
             assert "HCR" in texts[0] and "ALCS" in texts[1]
 
         # Forget me on PostgreSQL: the gateway's tables and Rasa's events share the database.
         user = 6001
         key = pseudonym(SECRET, "tg", user)
+        before = len(api.to(user))
         api.message(user, "/forget")
-        question = (await api.wait_for(user, 4, timeout=60))[-1]
+        question = (await api.wait_for(user, before + 1, timeout=60))[-1]
         api.press(user, question.button("Oui")["callback_data"])
-        await api.wait_for(user, 5, timeout=60)
+        await api.wait_for(user, before + 2, timeout=60)
         engine = sa.create_engine(pg_url, future=True)
         deadline = __import__("time").monotonic() + 15
         while True:
