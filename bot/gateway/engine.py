@@ -25,6 +25,7 @@ from typing import Any
 from bot.core import danger
 from bot.core.bodies import Body, Button
 from bot.core.content import PAGE_BREAK, Library
+from bot.core.deeplinks import LANG_PREFIX, TOPIC_PREFIX
 from bot.core.languages import ANSWER_LANGS
 from bot.core.phrases import fold
 from bot.core.settings import Settings, ensure_secret
@@ -273,8 +274,10 @@ class Engine:
         """/start, typed or from a deep link t.me/<bot>?start=<payload>: `t_<topic>` opens that
         topic and `l_<code>` sets the language, after the welcome; anything else is a campaign
         tag, counted (no person) for the statistics."""
-        topic = payload[2:] if payload.startswith("t_") and payload[2:] in self.library.topics() else None
-        lang = payload[2:] if payload.startswith("l_") and payload[2:] in ANSWER_LANGS else None
+        topic = payload.removeprefix(TOPIC_PREFIX) if payload.startswith(TOPIC_PREFIX) else None
+        topic = topic if topic in self.library.topics() else None
+        lang = payload.removeprefix(LANG_PREFIX) if payload.startswith(LANG_PREFIX) else None
+        lang = lang if lang in ANSWER_LANGS else None
         if payload and topic is None and lang is None:
             await self.figures.add("campaign", payload)
         if lang is not None:

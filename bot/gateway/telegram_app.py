@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from typing import Any
 
 from telegram import (
@@ -26,6 +25,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.core.bodies import Body
+from bot.core.deeplinks import PAYLOAD
 from bot.core.identity import pseudonym
 from bot.gateway.handoff import STAFF_ACTIONS, HandoffService, HotlineRefused, TopicGone
 from bot.gateway.runner import Runner, SendFailed, SendRetry
@@ -383,13 +383,10 @@ def _command(message: Any, bot_name: str | None = None) -> str | None:
     return name if name.isascii() and name.replace("_", "").isalnum() else "unknown"
 
 
-_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
 def _start_payload(text: str) -> str | None:
     """The deep-link payload of "/start <payload>" when it has Telegram's shape, else None."""
     parts = text.split(maxsplit=1)
-    if len(parts) == 2 and _PAYLOAD.fullmatch(parts[1].strip()):
+    if len(parts) == 2 and PAYLOAD.fullmatch(parts[1].strip()):
         return parts[1].strip()
     return None
 

@@ -25,12 +25,11 @@ import httpx
 import segno
 
 from bot.core.content import Library
+from bot.core.deeplinks import LANG_PREFIX, PAYLOAD, TOPIC_PREFIX
 from bot.core.languages import ANSWER_LANGS
 from bot.core.settings import Settings
 
-PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")  # Telegram's rule for a ?start= payload
 USERNAME = re.compile(r"[A-Za-z0-9_]{5,32}")  # Telegram's rule for a username
-TOPIC_PREFIX, LANG_PREFIX = "t_", "l_"
 
 
 class LinksError(Exception):
