@@ -19,9 +19,6 @@ from typing import Any
 from bot.core.content import Contact, Library, Office, Topic, load_yaml
 from bot.core.phrases import fold
 
-# The "help near you" services, when a location comes without a topic: UNHCR, IOM, ALCS, AMPF,
-# then the ones that work everywhere (the UNHCR line, the public health centre).
-GENERAL_CONTACTS = ("unhcr_rabat", "iom_morocco", "alcs", "ampf", "unhcr_helpline", "health_centre")
 FAR_KM = 400  # beyond this from every city with the service: "far", with the ways that work everywhere
 EARTH_KM = 6371.0088  # mean Earth radius (IUGG)
 
@@ -150,6 +147,12 @@ def _stat(path: Path) -> tuple[int, int]:
 
 
 # -- the reply ------------------------------------------------------------------------------
+def general_contacts(library: Library) -> tuple[str, ...]:
+    """The "help near you" services of content/places.yml, for a location without a topic."""
+    data = load_yaml(library.content_dir / "places.yml") or {}
+    return tuple(str(i) for i in data.get("general_contacts") or ())
+
+
 def reply(
     library: Library, where: Places, lat: float, lon: float, topic: Topic | None, lang: str, darija: bool = False
 ) -> str:
@@ -158,7 +161,8 @@ def reply(
     known = library.contacts()
     if topic is not None and not any(where.where(known[i]) for i in topic.contacts if i in known):
         topic = None  # nothing of the topic has a place: the general help services instead
-    ids = topic.contacts if topic is not None else GENERAL_CONTACTS
+    general = general_contacts(library)
+    ids = topic.contacts if topic is not None else general
     found = where.nearest(lat, lon, [known[i] for i in ids if i in known])
     everywhere = found.everywhere
     if found.cities:
@@ -171,7 +175,7 @@ def reply(
     else:
         parts = [library.text("near_far", lang, darija, km=FAR_KM)]
         if not everywhere:
-            everywhere = tuple(known[i] for i in GENERAL_CONTACTS if i in known and not known[i].places())
+            everywhere = tuple(known[i] for i in general if i in known and not known[i].places())
     if everywhere:
         lines = [contact_line(c, lang, where) for c in everywhere]
         parts.append("\n".join([library.text("near_everywhere", lang, darija), *lines]))
