@@ -1,7 +1,7 @@
 """Dalil's custom actions, registered in one place: the action server imports this package.
 
 Actions are thin (read the tracker, call one service, dispatch texts from data, return events);
-the services they call (bot.core.content, actions.events) have no Rasa imports.
+the services they call (bot.core.content, bot.events) have no Rasa imports.
 """
 
 from actions.dialogue import (

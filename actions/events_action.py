@@ -18,11 +18,11 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.dialogue import payload, user_language
-from actions.events.formatting import format_listing
-from actions.events.query import follow_up, previous_query, understand, vocabulary, with_entities
-from actions.events.service import EventsService, parse_sources
 from bot.core.content import library
 from bot.core.settings import Settings
+from bot.events.formatting import format_listing
+from bot.events.query import follow_up, previous_query, understand, vocabulary, with_entities
+from bot.events.service import EventsService, parse_sources
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from typing import TextIO
 
 import httpx
 
-from actions.events.model import CASABLANCA, SourceReport
-from actions.events.providers import source_label
-from actions.events.service import EventsService, parse_sources
 from bot.core.settings import Settings
+from bot.events.model import CASABLANCA, SourceReport
+from bot.events.providers import source_label
+from bot.events.service import EventsService, parse_sources
 
 MAX_PROBLEMS_SHOWN = 20
 

@@ -58,6 +58,8 @@ outbox = sa.Table(
     sa.Column("next_attempt_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
     sa.Column("message_id", sa.BigInteger),
+    # What sent it, when not a reply: "alert" (a new event), "broadcast:<id>" (an admin's message)
+    sa.Column("origin", sa.String(24)),
 )
 
 # Inline-keyboard buttons we issued: Telegram gives back only the token (≤ 64 bytes).
@@ -134,4 +136,57 @@ daily_figures = sa.Table(
     sa.Column("metric", sa.String(32), primary_key=True),
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
+)
+
+# Opt-in event alerts: a person asked to hear about new events of a city (and a topic, "" for
+# any). Deleted by /forget, by retention with the person, and when Telegram says they blocked us.
+subscriptions = sa.Table(
+    "dalil_subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.String(40), nullable=False, index=True),
+    sa.Column("city", sa.String(32), nullable=False),
+    sa.Column("topic", sa.String(32), nullable=False, default=""),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("user_id", "city", "topic", name="uq_dalil_subscriptions"),
+)
+
+# Every event uid the alerts have seen in the feeds, and when: an event is announced once, to the
+# subscriptions older than its first sighting. No person here.
+events_seen = sa.Table(
+    "dalil_events_seen",
+    metadata,
+    sa.Column("uid", sa.String(160), primary_key=True),
+    sa.Column("first_seen_at", sa.DateTime, nullable=False),
+    sa.Column("announced_at", sa.DateTime),
+)
+
+# Messages admins send to the subscribers of a city or topic: the texts per language, who
+# (an admin's Telegram id or the CLI's local user), how many recipients. Deliveries are outbox rows
+# whose `origin` is "broadcast:<id>".
+broadcasts = sa.Table(
+    "dalil_broadcasts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("city", sa.String(32), nullable=False, default=""),
+    sa.Column("topic", sa.String(32), nullable=False, default=""),
+    sa.Column("texts", sa.Text, nullable=False),  # JSON {lang: text}
+    sa.Column("status", sa.String(10), nullable=False, default="draft"),  # draft | sent | cancelled
+    sa.Column("recipients", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+)
+
+# What admins did (import, publish, rollback, broadcast, role change): who, when, what, the result.
+# Admins' ids only (staff, never the people Dalil helps); kept beyond the retention of conversations.
+audit_log = sa.Table(
+    "dalil_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(24), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Column("result", sa.String(16), nullable=False, default="ok"),
 )

@@ -18,9 +18,9 @@ from aiohttp import web
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.events.model import CASABLANCA, Query
-from actions.events.service import EventsService
 from actions.events_action import ActionEvents, use_service
+from bot.events.model import CASABLANCA, Query
+from bot.events.service import EventsService
 from bot.ops.events_cli import check as cli_check
 from tests.conftest import free_port
 

@@ -14,11 +14,11 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import ActionEvents
-from actions.events.formatting import events_texts
-from actions.events.model import CASABLANCA
-from actions.events.service import EventsService
 from actions.events_action import use_service
 from bot.core.content import PAGE_BREAK, library
+from bot.events.formatting import events_texts
+from bot.events.model import CASABLANCA
+from bot.events.service import EventsService
 
 FEED = Path(__file__).resolve().parents[1] / "fixtures" / "events" / "feed.ics"
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=CASABLANCA)

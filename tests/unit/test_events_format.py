@@ -10,12 +10,12 @@ import datetime as dt
 
 import pytest
 
-from actions.events.formatting import LRM, PER_PAGE, events_texts, format_listing, ltr_runs
-from actions.events.model import CASABLANCA, Alternative, Event, Listing, Query
-from actions.events.query import vocabulary
-from actions.events.service import nearest_alternative
 from bot.core.content import PAGE_BREAK, load_yaml
 from bot.core.settings import PROJECT_ROOT
+from bot.events.formatting import LRM, PER_PAGE, events_texts, format_listing, ltr_runs
+from bot.events.model import CASABLANCA, Alternative, Event, Listing, Query
+from bot.events.query import vocabulary
+from bot.events.service import nearest_alternative
 
 NOW = dt.datetime(2026, 11, 29, 10, 0, tzinfo=CASABLANCA)
 TEXTS = events_texts()

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from actions.events.model import CASABLANCA, Query
-from actions.events.query import (
+from bot.events.model import CASABLANCA, Query
+from bot.events.query import (
     Understood,
     parse_query,
     previous_query,

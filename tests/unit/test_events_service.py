@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from actions.events.model import CASABLANCA, Event, FeedError, Query
-from actions.events.providers import Fetched, detect_format, parse_feed, source_label
-from actions.events.query import vocabulary
-from actions.events.service import AHEAD, PAST, RETRY_AFTER, EventsService, not_over, parse_sources
+from bot.events.model import CASABLANCA, Event, FeedError, Query
+from bot.events.providers import Fetched, detect_format, parse_feed, source_label
+from bot.events.query import vocabulary
+from bot.events.service import AHEAD, PAST, RETRY_AFTER, EventsService, not_over, parse_sources
 from bot.ops.events_cli import check as cli_check
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "events"
@@ -279,7 +279,7 @@ async def test_a_malformed_feed_after_a_good_one_keeps_the_good_copy(
         await service.upcoming(Query(), NOW)
         clock.advance(61)
         feed.body = (FIXTURES / "malformed.ics").read_bytes()
-        with caplog.at_level(logging.WARNING, logger="actions.events.service"):
+        with caplog.at_level(logging.WARNING, logger="bot.events.service"):
             listing = await service.upcoming(Query(), NOW)
     assert len(listing.events) == 11 and URL in listing.stale_sources
     assert listing.errors[URL].startswith("not a valid iCalendar file")

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from actions.events.model import (
+from bot.core.settings import PROJECT_ROOT
+from bot.events.model import (
     CASABLANCA,
     Alternative,
     Event,
@@ -29,9 +30,8 @@ from actions.events.model import (
     Query,
     SourceReport,
 )
-from actions.events.providers import Parsed, detect_format, fetch, is_url, parse_feed, source_label
-from actions.events.query import Vocabulary, vocabulary
-from bot.core.settings import PROJECT_ROOT
+from bot.events.providers import Parsed, detect_format, fetch, is_url, parse_feed, source_label
+from bot.events.query import Vocabulary, vocabulary
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,11 @@ from dateparser.date import DateDataParser  # type: ignore[import-untyped]
 from dateparser.search import search_dates  # type: ignore[import-untyped]
 from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
 
-from actions.events.model import CASABLANCA, Query
 from bot.core.content import load_yaml
 from bot.core.phrases import PhraseIndex, fold
 from bot.core.settings import PROJECT_ROOT
 from bot.core.textnorm import clean
+from bot.events.model import CASABLANCA, Query
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
 
-from actions.events.model import CASABLANCA, Event, Listing, Query
-from actions.events.query import Vocabulary, vocabulary
 from bot.core.content import PAGE_BREAK, load_yaml
 from bot.core.languages import answer_lang
 from bot.core.settings import PROJECT_ROOT
+from bot.events.model import CASABLANCA, Event, Listing, Query
+from bot.events.query import Vocabulary, vocabulary
 
 PER_PAGE = 3
 MAX_PAGES = 4

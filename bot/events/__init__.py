@@ -5,6 +5,6 @@ No Rasa imports here: `actions/events_action.py` is the thin action that uses th
 `query` understands a question and `formatting` writes the answer from `content/events_texts.yml`.
 """
 
-from actions.events.model import CASABLANCA, Event, FeedError, Listing, Query, SourceReport
+from bot.events.model import CASABLANCA, Event, FeedError, Listing, Query, SourceReport
 
 __all__ = ["CASABLANCA", "Event", "FeedError", "Listing", "Query", "SourceReport"]

@@ -27,9 +27,9 @@ import yaml
 from dateutil.rrule import rrulestr  # type: ignore[import-untyped]  # no types-python-dateutil in the dev deps
 from icalendar import Calendar, Component, vDDDTypes, vDuration
 
-from actions.events.model import CASABLANCA, Event, FeedError
-from actions.events.query import Vocabulary
 from bot.core.languages import ANSWER_LANGS, lang_map
+from bot.events.model import CASABLANCA, Event, FeedError
+from bot.events.query import Vocabulary
 
 log = logging.getLogger(__name__)
 
