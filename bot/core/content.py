@@ -351,9 +351,23 @@ class Library:
 
         return self._contacts.get([path], build)
 
+    def message_paths(self) -> list[Path]:
+        """content/messages.yml, then one file per feature (content/messages_<feature>.yml)."""
+        return [self.content_dir / "messages.yml", *sorted(self.content_dir.glob("messages_*.yml"))]
+
     def messages(self) -> dict[str, dict[str, str]]:
-        path = self.content_dir / "messages.yml"
-        return self._messages.get([path], lambda: {k: lang_map(v) for k, v in (load_yaml(path) or {}).items()})
+        paths = self.message_paths()
+
+        def build() -> dict[str, dict[str, str]]:
+            merged: dict[str, dict[str, str]] = {}
+            for path in paths:
+                for key, value in (load_yaml(path) or {}).items():
+                    if key in merged:
+                        raise ValueError(f"{path.name}: the text {key!r} is already in another messages file")
+                    merged[str(key)] = lang_map(value)
+            return merged
+
+        return self._messages.get([self.content_dir, *paths], build)
 
     def typed_answers(self) -> dict[str, frozenset[str]]:
         """content/typed_answers.yml folded: meaning (yes, no, more) -> the whole messages that mean it."""
@@ -382,7 +396,7 @@ class Library:
         there is one."""
         entry = self.messages().get(key)
         if not entry:
-            raise KeyError(f"content/messages.yml has no text {key!r}")
+            raise KeyError(f"content/messages*.yml have no text {key!r}")
         template = (entry.get("ary") if darija and lang in ("ar", "ary") else None) or entry.get(lang)
         if template is None and lang == "ary":
             template = entry.get("ar")
