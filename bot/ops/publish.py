@@ -1,14 +1,18 @@
-"""Safe publishing of FAQ changes: validate, train only if needed, test, hot-reload, roll back.
+"""Safe publishing of content and model as one release: validate, train only if needed, test,
+put the staged content live with the model, roll both back.
 
-`publish()`:
+`publish()` reads the staged content (`var/staging/`, written by `dalil faq import --apply` and
+`dalil events import --apply`; see bot/ops/releases.py) or, when nothing is staged, the live files
+(a developer's direct edits):
 1. validates faq/ and content/ (any error: refuse, with the problems);
-2. regenerates the training data; if a model for exactly these inputs exists, nothing to
-   train: answers are read live by the action server, so an answer-only change is already live;
+2. regenerates the training data; if a model for exactly these inputs exists, nothing to train;
 3. otherwise trains a new model, evaluates it and the current model on the held-out set
    (tests/nlu/) and refuses if accuracy dropped beyond the margin, naming the topics that got
-   worse;
-4. loads the new model into the running Rasa server (`PUT /model`: the old model answers until
-   the new one is ready, so no message waits) and remembers the previous one for `rollback()`.
+   worse (the staged content stays staged, for the admin to fix);
+4. snapshots the live content (the release `rollback()` returns to), copies the staged content
+   onto the live files (the action server reads them at the next message), loads the new model
+   into the running Rasa server (`PUT /model`: the old model answers until the new one is ready,
+   so no message waits), and snapshots the result as the current release.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from bot.core.content import Library
 from bot.core.settings import Settings
 from bot.gateway.rasa_client import RasaClient
 from bot.ops.nlu_eval import GATES, Report, load_examples
+from bot.ops.releases import Releases, Staging
 from bot.ops.training import ensure_model, fingerprint, generate, latest_model, model_for
 
 log = logging.getLogger(__name__)
@@ -133,11 +138,16 @@ class Registry:
             return data if isinstance(data, dict) else {}
         return {}
 
-    def write(self, current: Path, previous: Path | None) -> None:
+    def write(
+        self, current: Path, previous: Path | None, *, release: Path | None = None, previous_release: Path | None = None
+    ) -> None:
+        """The live model and content release, and those `rollback` returns to."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "current": str(current),
             "previous": str(previous) if previous else None,
+            "release": str(release) if release else None,
+            "previous_release": str(previous_release) if previous_release else None,
             "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         tmp = self.path.with_suffix(".tmp")
@@ -173,36 +183,75 @@ def _make_newest(model: Path) -> None:
     os.utime(model, (now, now))
 
 
-def publish(settings: Settings, *, force_train: bool = False) -> PublishResult:
-    root = settings.root
-    problems = [p for p in validate_library(root) if p.level == "error"]
-    if problems:
-        return PublishResult(False, "invalid", [str(p) for p in problems])
-    lib = Library(root)
-    generate(lib)
-    registry = Registry(settings)
+def _current_model(settings: Settings) -> Path | None:
+    """The model the running server has loaded, else the newest in models/."""
     current_name = asyncio.run(loaded_model(settings))
     current = Path(current_name) if current_name else None
     if current is not None and not current.is_absolute():
         current = settings.root / "models" / current.name
     if current is None or not current.exists():
-        current = latest_model(root / "models")
-    candidate = None if force_train else model_for(root / "models", fingerprint(root))
+        current = latest_model(settings.root / "models")
+    return current
+
+
+def publish(settings: Settings, *, force_train: bool = False) -> PublishResult:
+    root = settings.root
+    staging = Staging(root, settings.var_dir)
+    staged = staging.changes()
+    source = staging.effective()  # the staged content, else the live files
+    problems = [p for p in validate_library(source) if p.level == "error"]
+    if problems:
+        return PublishResult(False, "invalid", [str(p) for p in problems])
+    generate(Library(source))
+    current = _current_model(settings)
+    candidate = None if force_train else model_for(root / "models", fingerprint(source))
     if candidate is not None and current is not None and candidate.name == current.name:
-        return PublishResult(
-            True,
-            "answers_only",
-            [
-                "No question changed: nothing to retrain. "
-                "Answers, contacts and menus are read live: already published.",
-            ],
-            model=current.name,
-        )
+        if not staged:
+            staging.discard()
+            return PublishResult(
+                True,
+                "answers_only",
+                ["Nothing is staged and no question changed: nothing to publish."],
+                model=current.name,
+            )
+        result = _go_live(settings, staging, current, current)
+        result.action = "answers_only"
+        result.lines = [
+            f"Published {len(staged)} changed file(s): " + ", ".join(staged[:8]) + ("…" if len(staged) > 8 else ""),
+            "No question changed: the model stays the same, nothing was retrained.",
+            "Undo with `dalil faq rollback`.",
+        ]
+        return result
     result = PublishResult(False, "error")
     if candidate is None:
-        trained = ensure_model(root, force=force_train)
+        trained = ensure_model(source, force=force_train, log_path=settings.var_dir / "log" / "train.log")
         candidate = trained.model
         result.train_seconds = trained.seconds
+    refused = _judge(root, candidate, current, result)
+    if refused is not None:
+        return refused
+    live = _go_live(settings, staging, candidate, current)
+    live.train_seconds, live.accuracy_before, live.accuracy_after = (
+        result.train_seconds,
+        result.accuracy_before,
+        result.accuracy_after,
+    )
+    live.worse_topics = result.worse_topics
+    seconds = live.reload_seconds if live.reload_seconds else None
+    live.lines = [
+        f"Published {candidate.name} (held-out accuracy {result.accuracy_after:.3f}"
+        + (f", before {result.accuracy_before:.3f})" if result.accuracy_before is not None else ")"),
+        *([f"With {len(staged)} staged file(s): " + ", ".join(staged[:8])] if staged else []),
+        f"Reloaded in the running Rasa server in {seconds:.1f} s."
+        if seconds is not None
+        else "No Rasa server is running: the new model is used at the next start.",
+        "Undo with `dalil faq rollback`.",
+    ]
+    return live
+
+
+def _judge(root: Path, candidate: Path, current: Path | None, result: PublishResult) -> PublishResult | None:
+    """Compare the candidate with the live model on the held-out set: the refusal, or None to go on."""
     folder = root / "tests" / "nlu"
     after = cached_report(candidate, folder)
     result.accuracy_after = after.overall
@@ -217,48 +266,75 @@ def publish(settings: Settings, *, force_train: bool = False) -> PublishResult:
             result.lines += [f"  {reason}" for reason in verdict.reasons]
             if verdict.worse_topics:
                 result.lines.append("Topics that got worse: " + ", ".join(verdict.worse_topics))
+            result.lines.append("What you imported stays staged: fix it and import again, or `dalil faq discard`.")
             candidate.unlink(missing_ok=True)  # keep models/ to what can be served
-            if current is not None:
-                _make_newest(current)
+            _make_newest(current)
             return result
     elif after.failures():
         result.action = "refused"
         result.lines = ["The new model fails the accuracy gates:", *after.failures()]
         return result
-    _make_newest(candidate)
-    seconds = asyncio.run(load_into_rasa(settings, str(candidate.resolve())))
-    registry.write(candidate, current if current != candidate else None)
-    result.ok, result.action = True, "published"
-    result.model, result.previous = candidate.name, current.name if current else None
-    result.reload_seconds = seconds or 0.0
-    result.lines = [
-        f"Published {candidate.name} (held-out accuracy {after.overall:.3f}"
-        + (f", before {result.accuracy_before:.3f})" if result.accuracy_before is not None else ")"),
-        f"Reloaded in the running Rasa server in {seconds:.1f} s."
-        if seconds is not None
-        else "No Rasa server is running: the new model is used at the next start.",
-        "Undo with `dalil faq rollback`.",
-    ]
-    return result
+    return None
+
+
+def _go_live(settings: Settings, staging: Staging, model: Path, current: Path | None) -> PublishResult:
+    """Content and model live together: snapshot what is live (the release to go back to), copy the
+    staged content over it, load the model, snapshot the new release."""
+    registry, releases = Registry(settings), Releases(settings.root, settings.var_dir)
+    before = releases.snapshot(current, "live before a publish")  # with any direct edit since the last one
+    if staging.exists():
+        staging.apply()
+        generate(Library(settings.root))
+    _make_newest(model)
+    seconds = asyncio.run(load_into_rasa(settings, str(model.resolve()))) if model != current else None
+    after = releases.snapshot(model, "published")
+    registry.write(model, current, release=after, previous_release=before)
+    releases.prune({before, after})
+    return PublishResult(
+        True,
+        "published",
+        model=model.name,
+        previous=current.name if current else None,
+        reload_seconds=seconds or 0.0,
+    )
 
 
 def rollback(settings: Settings) -> PublishResult:
-    registry = Registry(settings)
+    """The previous release back: its content onto the live files and its model into Rasa."""
+    registry, releases = Registry(settings), Releases(settings.root, settings.var_dir)
     data = registry.read()
     previous = Path(data["previous"]) if data.get("previous") else None
     if previous is None or not previous.exists():
-        return PublishResult(False, "error", ["There is no previous model to go back to."])
+        previous = None
+    back = Path(data["previous_release"]) if data.get("previous_release") else None
+    if back is not None and not (back / "release.json").exists():
+        back = None
+    if previous is None and back is None:
+        return PublishResult(False, "error", ["There is no previous release to go back to."])
+    if back is not None and previous is None and Releases.info(back).get("model"):
+        previous = Path(Releases.info(back)["model"])
     current = Path(data["current"]) if data.get("current") else None
-    _make_newest(previous)
-    seconds = asyncio.run(load_into_rasa(settings, str(previous.resolve())))
-    registry.write(previous, current)
+    current_release = Path(data["release"]) if data.get("release") else None
+    lines: list[str] = []
+    if back is not None:
+        changed = releases.restore(back)
+        generate(Library(settings.root))
+        lines.append(f"Content back to the release of {Releases.info(back).get('at', '?')}: {len(changed)} file(s).")
+    else:
+        lines.append("No earlier content release is recorded: only the model goes back.")
+    seconds = None
+    if previous is not None and previous.exists() and previous != current:
+        _make_newest(previous)
+        seconds = asyncio.run(load_into_rasa(settings, str(previous.resolve())))
+        lines.append(f"Model back to {previous.name}" + (f" (reloaded in {seconds:.1f} s)." if seconds else "."))
+    model = previous if previous is not None and previous.exists() else current
+    assert model is not None
+    registry.write(model, current, release=back, previous_release=current_release)
     return PublishResult(
         True,
         "rolled_back",
-        [
-            f"Back to {previous.name}" + (f" (reloaded in {seconds:.1f} s)." if seconds is not None else "."),
-        ],
-        model=previous.name,
+        lines,
+        model=model.name,
         previous=current.name if current else None,
         reload_seconds=seconds or 0.0,
     )

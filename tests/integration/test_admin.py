@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pytest
 import yaml
 
@@ -133,6 +134,69 @@ async def test_answer_only_change_is_live_without_retraining(
         api.message(user, "où faire un test VIH gratuit ?")
         after = (await api.wait_for(user, count + 1))[count]
         assert after.text.startswith("Nouveau : le test VIH est gratuit")
+    finally:
+        gw.stop()
+
+
+def dalil_text(project_stack: Stack, project: Path, *args: str) -> str:
+    env = dict(project_stack.env, DALIL_HOME=str(project))
+    dalil_bin = str(Path(sys.executable).with_name("dalil"))
+    proc = subprocess.run(
+        [dalil_bin, *args], cwd=project, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def set_answer(book: Path, topic: str, lang: str, text: str) -> None:
+    workbook = openpyxl.load_workbook(book)
+    ws = workbook["FAQ"]
+    header = [c.value for c in ws[1]]
+    for row in range(2, ws.max_row + 1):
+        if (
+            ws.cell(row, header.index("topic") + 1).value == topic
+            and ws.cell(row, header.index("language") + 1).value == lang
+        ):
+            ws.cell(row, header.index("answer") + 1).value = text
+    workbook.save(book)
+
+
+async def test_an_imported_answer_is_served_only_after_publish_and_rollback_brings_it_back(
+    project: Path, project_stack: Stack, fake_telegram: FakeTelegram, tmp_path: Path
+) -> None:
+    """Import stages; publish puts content (and the same model) live; rollback restores the content."""
+    api, user = fake_telegram, 5120
+    question = "mon enfant ne va pas à l'école, comment l'inscrire ?"
+    gw = await start_gateway(project_stack, api, tmp_path, DALIL_HOME=str(project))
+
+    async def ask() -> str:
+        """The answer's first page (the offer to share a location that follows it, even late, skipped)."""
+        count = len(api.to(user))
+        api.message(user, question)
+
+        def answers(sent: list) -> list[str]:  # noqa: ANN001
+            ack = library().text("received_will_answer", "fr")
+            return [s.text or "" for s in sent[count:] if not location_offer(s.text or "") and s.text != ack]
+
+        await api.wait_until(user, lambda sent: bool(answers(sent)), timeout=120, what="the answer")
+        return answers(api.to(user))[0]
+
+    try:
+        original = await ask()
+        assert original and "Nouveau" not in original
+        book = tmp_path / "faq.xlsx"
+        dalil_text(project_stack, project, "faq", "export", str(book))
+        set_answer(book, "education", "fr", "Nouveau (publié) : l'école est un droit pour chaque enfant au Maroc.")
+        assert "staged faq/education.yml" in dalil_text(project_stack, project, "faq", "import", str(book), "--yes")
+        assert await ask() == original  # imported, not published: users still get the live answer
+        result = dalil(project_stack, project, "faq", "publish")
+        assert result["ok"] and result["action"] == "answers_only", result
+        assert any("faq/education.yml" in line for line in result["lines"]), result
+        assert (await ask()).startswith("Nouveau (publié) : l'école est un droit")
+        rolled = dalil(project_stack, project, "faq", "rollback")
+        assert rolled["ok"] and rolled["action"] == "rolled_back", rolled
+        assert await ask() == original
+        assert "nothing is staged" in dalil_text(project_stack, project, "faq", "staged")
     finally:
         gw.stop()
 
