@@ -431,4 +431,19 @@ def validate_library(root: Path, *, today: dt.date | None = None) -> list[Proble
         menu_topics=menu_topics,
     )
     problems += validate_contacts(contacts, today or dt.date.today())
+    problems += hotline_problems(root)
     return sorted(problems, key=lambda p: (p.level != "error", p.where))
+
+
+def hotline_problems(root: Path) -> list[Problem]:
+    """content/hotline.yml `office_hours`: days, times, closures, open days (bot/core/hours.py)."""
+    from bot.core.content import ContentError, load_yaml
+    from bot.core.hours import problems
+
+    path = root / "content" / "hotline.yml"
+    try:
+        office = (load_yaml(path) or {}).get("office_hours") if path.exists() else None
+    except ContentError as exc:
+        return [Problem("error", "content/hotline.yml", f"the file cannot be read ({exc})", "Fix the YAML syntax.")]
+    where, fix = "content/hotline.yml", "Fix it as the comments above office_hours in content/hotline.yml show."
+    return [Problem("error", where, message, fix) for message in problems(office)]

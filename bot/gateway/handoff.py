@@ -15,22 +15,21 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
-from dataclasses import dataclass
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from bot.core.bodies import Body, Button
 from bot.core.content import Library, load_yaml
+from bot.core.hours import OfficeHours
 from bot.core.languages import answer_lang
 from bot.core.settings import Settings
 from bot.gateway.rasa_client import RasaClient, RasaError
+from bot.gateway.stats import note, note_first_reply
 from bot.storage.store import Handoff, Store, User, utcnow
 
 log = logging.getLogger(__name__)
 
 REASONS = ("request", "command", "fallback", "urgent")
 STAFF_ACTIONS = ("take", "bot", "close")
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 CARD_LIMIT = 4000  # one message of the card, in UTF-16 units (what Telegram counts; its limit is 4,096)
 MIN_TRANSCRIPT = 1500  # room the transcript keeps even when the header is long (the card then splits)
@@ -83,44 +82,6 @@ class HotlineOps(Protocol):
 
     async def rename_topic(self, thread_id: int, name: str) -> None:
         """Rename a topic (the same name again is fine)."""
-
-
-@dataclass(frozen=True)
-class OfficeHours:
-    timezone: str = "Africa/Casablanca"
-    days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
-    start: dt.time = dt.time(9, 0)
-    end: dt.time = dt.time(17, 0)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> OfficeHours:
-        return cls(
-            timezone=str(raw.get("timezone") or "Africa/Casablanca"),
-            days=tuple(str(d)[:3].lower() for d in raw.get("days") or cls.days),
-            start=dt.time.fromisoformat(str(raw.get("start") or "09:00")),
-            end=dt.time.fromisoformat(str(raw.get("end") or "17:00")),
-        )
-
-    def local(self, now: dt.datetime) -> dt.datetime:
-        return now.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(self.timezone))
-
-    def is_open(self, now: dt.datetime) -> bool:
-        local = self.local(now)
-        return _DAYS[local.weekday()] in self.days and self.start <= local.time() < self.end
-
-    def next_opening(self, now: dt.datetime) -> dt.datetime:
-        """The next moment the hotline opens (local time), within two weeks."""
-        local = self.local(now)
-        for offset in range(15):
-            day = local.date() + dt.timedelta(days=offset)
-            opening = dt.datetime.combine(day, self.start, tzinfo=local.tzinfo)
-            if _DAYS[day.weekday()] in self.days and opening > local:
-                return opening
-        return local
-
-    def describe(self) -> str:
-        days = f"{self.days[0]}–{self.days[-1]}" if len(self.days) > 1 else self.days[0]
-        return f"{days} {self.start:%H:%M}–{self.end:%H:%M}"
 
 
 def user_label(user_id: str) -> str:
@@ -184,6 +145,7 @@ class HandoffService:
         reason = reason if reason in REASONS else "request"
         if not self.enabled:
             topic, _ = await self._context(user, limit=1)
+            note("handoffs", "phone")  # the daily figures: no hotline group, its number given
             return [self._by_phone(lang, topic)]
         current = await self.store.handoff_open_for(user.id)
         if current is not None:
@@ -207,6 +169,7 @@ class HandoffService:
         except RasaError as exc:  # the relay works without it; the bot stays quiet anyway
             log.warning("could not pause the Rasa conversation: %s", exc)
         log.info("handoff %s opened (reason=%s urgent=%s)", handoff.id, reason, urgent)
+        note("handoffs", reason)  # the daily figures
         return [self._user_opening(lang, urgent), *await self._post_card(user, handoff, transcript)]
 
     async def _thread_for(self, user: User, state: str) -> int:
@@ -255,13 +218,13 @@ class HandoffService:
             if hours.is_open(now):
                 return {"text": self.library.text("handoff_urgent_opened", lang), "lang": lang}
             # Never "as soon as possible" from a closed desk: when it opens, and who answers now.
-            when = format_opening(hours.next_opening(now), lang, self.library)
-            return {"text": self.library.text("handoff_urgent_closed_hours", lang, when=when), "lang": lang}
+            when, note = hours.opening_words(now, lang, self.library)  # holidays and closures skipped
+            return {"text": self.library.text("handoff_urgent_closed_hours", lang, when=when) + note, "lang": lang}
         if hours.is_open(now):
             minutes = int(self._config().get("usual_wait_minutes") or 30)
             return {"text": self.library.text("handoff_opened", lang, minutes=minutes), "lang": lang}
-        when = format_opening(hours.next_opening(now), lang, self.library)
-        return {"text": self.library.text("handoff_opened_closed_hours", lang, when=when), "lang": lang}
+        when, note = hours.opening_words(now, lang, self.library)
+        return {"text": self.library.text("handoff_opened_closed_hours", lang, when=when) + note, "lang": lang}
 
     def _by_phone(self, lang: str, topic: str | None = None) -> Body:
         """Without a hotline group: the line for the person's need (their last topic, or its
@@ -394,6 +357,8 @@ class HandoffService:
         if handoff.staff_id is None:
             await self.store.handoff_update(handoff.id, staff_id=staff_id, staff_name=staff_name[:64])
             await self._rename(thread_id, "taken", user.id, staff_name[:64] or str(staff_id))
+        if handoff.first_staff_reply_at is None:
+            note_first_reply(handoff.opened_at)  # the daily figures: the wait, in seconds
         await self.store.handoff_touch(handoff.id, staff_reply=True)
         hotline = self.settings.hotline_chat_id
         if user.chat_id is not None and hotline is not None:  # a staff message comes from the hotline group
@@ -568,14 +533,3 @@ def split_html(lines: list[Line], limit: int = CARD_LIMIT) -> list[str]:
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def format_opening(moment: dt.datetime, lang: str, library: Library | None = None) -> str:
-    """ "lundi 1 décembre à 09:00" in the user's language (Babel; the pattern is content data)."""
-    from babel.dates import format_datetime
-
-    from bot.core.content import library as default_library
-
-    lib = library or default_library()
-    locale = {"fr": "fr_FR", "ar": "ar_MA", "en": "en_GB"}.get(lang, "fr_FR")
-    return format_datetime(moment, lib.text("opening_time_pattern", lang), locale=locale)
