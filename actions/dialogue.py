@@ -98,14 +98,22 @@ class ActionAnswerFaq(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Act
         if answer is None:
             log.warning("no FAQ answer for topic %s", topic)
             dispatcher.utter_message(text=lib.text("fallback", lang, darija), buttons=menu_buttons(lib, lang))
+            count(dispatcher, "not_understood")
             return []
         text, _used = answer
         dispatcher.utter_message(
             text=text, buttons=[{"title": lib.text("button_menu", lang, darija), "payload": payload("help")}]
         )
+        count(dispatcher, "topics", topic)
         if topic and depends_on_place(lib, topic):  # the gateway offers to share a location for the nearest places
             dispatcher.utter_message(json_message={"dalil": {"op": "near", "topic": topic}})
         return []
+
+
+def count(dispatcher: CollectingDispatcher, metric: str, key: str | None = None) -> None:
+    """Tell the gateway what this reply was (a topic answered, "not understood") for the anonymous
+    daily figures: a directive it counts and never shows."""
+    dispatcher.utter_message(json_message={"dalil": {"op": "count", "metric": metric, "key": key or ""}})
 
 
 def depends_on_place(lib: Library, topic_id: str) -> bool:
@@ -150,6 +158,7 @@ class ActionUrgent(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action
                 text=lib.text("urgent_then_answer", lang, darija) + "\n\n" + answer[0],
                 buttons=[{"title": lib.text("button_menu", lang, darija), "payload": payload("help")}],
             )
+            count(dispatcher, "topics", topic)
         return []
 
 
@@ -197,6 +206,7 @@ class ActionFallback(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Acti
             )
         else:
             dispatcher.utter_message(text=lib.text("fallback", lang, darija), buttons=menu_buttons(lib, lang))
+        count(dispatcher, "not_understood")
         return []
 
 

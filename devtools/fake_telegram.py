@@ -109,6 +109,9 @@ class FakeTelegram:
                 form = await request.post()
                 for key, value in form.items():
                     params[key] = value if isinstance(value, str) else "<file>"
+                    upload = getattr(value, "file", None)
+                    if upload is not None:  # an uploaded file (sendPhoto): its bytes, for tests to look at
+                        params.setdefault("_files", {})[key] = upload.read()
         for key in ("chat_id", "offset", "limit", "timeout", "message_id", "message_thread_id", "from_chat_id"):
             if key in params and isinstance(params[key], str):
                 try:

@@ -39,3 +39,6 @@ class Body(TypedDict, total=False):
     purge_user: bool  # after sending: forget everything about the person (/forget)
     keyboard: list[list[str]]  # a lasting reply keyboard under the input field (labels sent as text)
     location_key: str  # with `keyboard`: a first key, with this label, that shares the person's location
+    # A PNG image (the /stats chart), base64: the outbox keeps bodies as JSON text, and the image
+    # must survive a restart between the answer and its sending. `text` is then its caption.
+    photo: str

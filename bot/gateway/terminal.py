@@ -8,9 +8,11 @@ Used by `make run` without TELEGRAM_BOT_TOKEN, and handy for trying answers on a
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 import sys
 import threading
+from pathlib import Path
 from typing import TextIO
 
 from bot.core.bodies import Body
@@ -20,13 +22,19 @@ from bot.gateway.runner import Runner
 class TerminalTransport:
     """Prints bodies; remembers the last buttons so a typed number can press one."""
 
-    def __init__(self, out: TextIO = sys.stdout) -> None:
+    def __init__(self, out: TextIO = sys.stdout, files_dir: Path | None = None) -> None:
         self.out = out
+        self.files_dir = files_dir or Path("var")  # where a chart (a photo body) is saved
         self.last_buttons: list[str] = []
         self._next_id = 0
 
     async def send(self, chat_id: int, body: Body) -> int | None:
         lines = [str(body.get("text", ""))]
+        if "photo" in body:  # a chart: saved as a file, its place printed before its caption
+            path = self.files_dir / "stats.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(base64.b64decode(body["photo"]))
+            lines.insert(0, f"[chart: stats.png saved to {path}]")
         buttons = [b for row in body.get("buttons") or [] for b in row]
         if buttons:
             self.last_buttons = [b["token"] for b in buttons]
