@@ -79,6 +79,9 @@ class ActionEvents(Action):  # type: ignore[misc]  # rasa_sdk is untyped: Action
         )
         if query.city is None:  # no city asked: the gateway offers to share a location for the nearest city
             dispatcher.utter_message(json_message={"dalil": {"op": "near", "events": True}})
+        else:  # a city: the gateway adds a 🔔 button that subscribes to its new events (bot/gateway/alerts.py)
+            offer = {"op": "alert_offer", "city": query.city, "topic": query.topic or ""}
+            dispatcher.utter_message(json_message={"dalil": offer})
         return [
             SlotSet("events_city", query.city),
             SlotSet("events_topic", query.topic),

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from bot.gateway.handoff import HotlineOps, HotlineRefused, TopicGone
+from bot.storage.alerts import AlertStore
 from bot.storage.store import Store, utcnow
 from bot.storage.tracker_db import TrackerDB
 
@@ -78,12 +79,14 @@ class Privacy:
         if thread_id is not None and not await self._remove_topic(user_id, thread_id):
             await self.store.topic_orphan(user_id)
         deleted["events"] = await self.tracker.delete_sender(user_id)
+        deleted["dalil_subscriptions"] = await AlertStore(self.store.engine).forget(user_id)  # event alerts
         deleted.update(await self.store.forget_user(user_id))
         log.info("forgot a user: %s", ", ".join(f"{k}={v}" for k, v in sorted(deleted.items())))
         return deleted
 
     async def remaining(self, user_id: str) -> int:
-        return await self.store.rows_about(user_id) + await self.tracker.count_sender(user_id)
+        alerts = await AlertStore(self.store.engine).count(user_id)
+        return await self.store.rows_about(user_id) + alerts + await self.tracker.count_sender(user_id)
 
     async def apply_retention(self, now: dt.datetime | None = None) -> dict[str, int]:
         now = now or utcnow()
@@ -94,6 +97,7 @@ class Privacy:
                 topics += await self.store.topic_drop(user_id)
         deleted = await self.store.purge_before(cutoff, sent_before=now - DELETE_WINDOW)
         deleted["dalil_hotline_topics"] = topics
+        deleted["dalil_subscriptions"] = await AlertStore(self.store.engine).purge_orphans()  # of people deleted
         deleted["events"] = await self.tracker.delete_before(cutoff)
         if any(v for k, v in deleted.items() if k != "dalil_sent"):
             log.info(

@@ -176,6 +176,8 @@ broadcasts = sa.Table(
     sa.Column("recipients", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("sent_at", sa.DateTime),
+    # How many of its messages Telegram refused because the person had blocked the bot (migration 0008)
+    sa.Column("blocked", sa.Integer, nullable=False, default=0, server_default="0"),
 )
 
 # What admins did (import, publish, rollback, broadcast, role change): who, when, what, the result.

@@ -49,7 +49,7 @@ def test_the_real_file_passes_and_names_only_commands_the_bot_answers() -> None:
     assert check_menu(raw, KNOWN) == []
     assert "{operator}" not in raw["description"]["fr"]  # filled in
     commands = raw["commands"]
-    assert list(commands["user"]) == ["start", "help", "language", "human", "privacy", "forget"]
+    assert list(commands["user"]) == ["start", "help", "language", "human", "privacy", "alerts", "forget"]
     assert set(commands["staff"]) == set(STAFF_ACTIONS)
     assert set(commands["admin"]) == set(ADMIN_COMMANDS)
 
@@ -142,10 +142,10 @@ async def test_every_scope_and_language_is_published() -> None:
     assert len(commands) == 4 * 4  # (private, hotline, 2 admins) x (default, fr, ar, en)
     for lang in (None, "fr", "ar", "en"):
         mine = {_scope(p["scope"]): [c.command for c in p["commands"]] for p in commands if p["language_code"] == lang}
-        assert mine["private"] == ["start", "help", "language", "human", "privacy", "forget"]
+        assert mine["private"] == ["start", "help", "language", "human", "privacy", "alerts", "forget"]
         assert mine[HOTLINE] == ["take", "bot", "close"]
         for admin in ADMINS:
-            assert mine[admin] == [*mine["private"], "stats", "unanswered", "publish", "rollback"]
+            assert mine[admin] == [*mine["private"], "stats", "unanswered", "publish", "rollback", "broadcast"]
     default = next(p for p in commands if p["language_code"] is None)
     french = next(p for p in commands if p["language_code"] == "fr" and _scope(p["scope"]) == "private")
     arabic = next(p for p in commands if p["language_code"] == "ar" and _scope(p["scope"]) == "private")

@@ -67,9 +67,12 @@ async def run(t: Tracker) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     dispatcher = CollectingDispatcher()
     events = await ActionEvents().run(dispatcher, t, {})
     message, *near = dispatcher.messages
-    # No city asked: the gateway is told to offer the key that shares a location (nearest city).
+    # No city asked: the gateway is told to offer the key that shares a location (nearest city);
+    # a city: to add the 🔔 button that subscribes to its new events (and the topic's).
     city = next(e["value"] for e in events if e["name"] == "events_city")
-    assert [m["custom"] for m in near] == ([] if city else [{"dalil": {"op": "near", "events": True}}])
+    topic = next(e["value"] for e in events if e["name"] == "events_topic")
+    offer = {"dalil": {"op": "alert_offer", "city": city, "topic": topic or ""}}
+    assert [m["custom"] for m in near] == ([offer] if city else [{"dalil": {"op": "near", "events": True}}])
     return events, message
 
 
