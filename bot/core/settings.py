@@ -84,8 +84,11 @@ class Settings:
     hotline_chat_id: int | None = None
     hotline_staff_ids: frozenset[int] = frozenset()
     admin_user_ids: frozenset[int] = frozenset()
+    roles_file: Path = PROJECT_ROOT / "var" / "roles.yml"  # viewers and editors, re-read on change (ROLES_FILE)
     events_url: str | None = None
     events_ttl: float = 300.0
+    alerts_interval: float = 900.0  # seconds between two looks at the feeds for new events (ALERTS_INTERVAL)
+    alerts_quiet_hours: str | None = None  # "21:00-08:00" or "off"; None: content/alerts.yml (ALERTS_QUIET_HOURS)
     database_url: str = ""
     tracker_url: str = ""
     redis_url: str | None = None
@@ -150,8 +153,11 @@ class Settings:
             hotline_chat_id=_int("HOTLINE_CHAT_ID", hotline, 0) or None,
             hotline_staff_ids=_ids("HOTLINE_STAFF_IDS", get("HOTLINE_STAFF_IDS", "")),
             admin_user_ids=_ids("ADMIN_USER_IDS", get("ADMIN_USER_IDS", "")),
+            roles_file=root / (get("ROLES_FILE") or var_dir / "roles.yml"),
             events_url=get("EVENTS_URL") or None,
             events_ttl=_float("EVENTS_TTL", get("EVENTS_TTL"), 300.0),
+            alerts_interval=_float("ALERTS_INTERVAL", get("ALERTS_INTERVAL"), 900.0),
+            alerts_quiet_hours=get("ALERTS_QUIET_HOURS") or None,
             database_url=database_url,
             tracker_url=get("TRACKER_DATABASE_URL") or "",
             redis_url=get("REDIS_URL") or None,

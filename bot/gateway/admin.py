@@ -1,4 +1,7 @@
-"""Admin commands in Telegram (/stats, /unanswered, /publish, /rollback), for ADMIN_USER_IDS only.
+"""Admin commands in Telegram (/stats, /unanswered, /publish, /rollback), for admins only.
+
+Viewers may read the figures, editors may also change things (COMMAND_ROLES; the roles file and
+ADMIN_USER_IDS, bot/core/roles.py); a refused command says which role it needs and is audited.
 
 The Telegram handler marks an input as coming from an admin after checking the sender's id on
 every update; everyone else who types these commands gets the normal bot. Publishing runs
@@ -18,14 +21,19 @@ from typing import Any
 
 from bot.core.bodies import Body
 from bot.core.content import Library
-from bot.gateway.stats import collect, unanswered
+from bot.core.roles import Roles, allows
+from bot.gateway.broadcast import Broadcasts
+from bot.gateway.stats import stats_bodies, unanswered
+from bot.storage.audit import Audit
 from bot.storage.figures import Figures
 from bot.storage.store import Store, User
 from bot.storage.tracker_db import TrackerDB
 
 log = logging.getLogger(__name__)
 
-ADMIN_COMMANDS = ("stats", "unanswered", "publish", "rollback")
+ADMIN_COMMANDS = ("stats", "unanswered", "publish", "rollback", "broadcast")
+# The least role each admin command needs (bot/core/roles.py: viewer < editor); unlisted: editor.
+COMMAND_ROLES: dict[str, str] = {"stats": "viewer", "unanswered": "viewer", "publish": "editor", "rollback": "editor"}
 Notify = Callable[[User, list[Body]], Awaitable[None]]
 
 
@@ -36,48 +44,42 @@ class Admin:
         self.library = library
         self.notify = notify
         self._publishing: asyncio.Task[None] | None = None
+        self.roles: Roles | None = None  # set by the app (ROLES_FILE); None: ADMIN_USER_IDS only
+        self.broadcasts: Broadcasts | None = None  # set by the app: /broadcast (bot/gateway/broadcast.py)
+        self.audit = Audit(store.engine)
+        self._recording: set[asyncio.Task[None]] = set()
 
     def _t(self, key: str, lang: str, **values: Any) -> str:
         return self.library.text(key, lang, **values)
 
-    async def handle(self, user: User, command: str, lang: str) -> list[Body]:
+    async def handle(
+        self, user: User, command: str, lang: str, *, role: str = "editor", actor: str = "", args: str = ""
+    ) -> list[Body]:
+        """`role`: the sender's, checked by the Telegram handler; `actor`: "tg:<id>" for the audit log."""
+        actor = actor or f"tg:{user.chat_id}"  # a private chat's id is its person's id
+        needed = COMMAND_ROLES.get(command, "editor")
+        if not allows(role, needed):
+            await self.record(actor, command, f"refused: needs {needed}, has {role}", "refused")
+            name = {r: self._t(f"role_name_{r}", lang) for r in ("viewer", "editor")}
+            text = self._t("admin_role_needed", lang, command=command, needed=name[needed], role=name.get(role, role))
+            return [{"text": text, "lang": lang}]
+        if command == "broadcast" and self.broadcasts is not None:  # `args`: the lines after /broadcast
+            return await self.broadcasts.command(user, args, lang, actor)
         if command == "stats":
-            return [{"text": await self.stats_text(lang), "lang": lang}]
+            return await self.stats_bodies(lang)
         if command == "unanswered":
             return [{"text": await self.unanswered_text(lang), "lang": lang}]
         if command in ("publish", "rollback"):
             if self._publishing is not None and not self._publishing.done():
                 return [{"text": self._t("admin_busy", lang), "lang": lang}]
-            self._publishing = asyncio.create_task(self._run_cli(user, command, lang), name=f"admin-{command}")
+            run = self._run_cli(user, command, lang, actor)
+            self._publishing = asyncio.create_task(run, name=f"admin-{command}")
             return [{"text": self._t(f"admin_{command}_started", lang), "lang": lang}]
         return []
 
-    async def stats_text(self, lang: str, days: int = 7) -> str:
-        stats = await collect(self.store, self.tracker, days=days)
-        total = max(1, stats.messages)
-        languages = ", ".join(f"{k} {100 * v / total:.0f} %" for k, v in stats.languages.most_common())
-        topics = ", ".join(f"{k} ({v})" for k, v in stats.topics.most_common(8))
-        per_day = ", ".join(f"{k[5:]}: {v}" for k, v in sorted(stats.handoffs_per_day.items()))
-        handoff_topics = ", ".join(f"{k} ({v})" for k, v in stats.handoff_topics.most_common(5))
-        median = stats.median_first_reply
-        campaigns = await Figures(self.store.engine).totals("campaign", days=days)
-        text = self._t(
-            "admin_stats",
-            lang,
-            days=days,
-            messages=stats.messages,
-            users=stats.users,
-            languages=languages or "—",
-            topics=topics or "—",
-            fallback=f"{100 * stats.fallback_rate:.0f}",
-            handoffs=stats.handoffs,
-            urgent=stats.urgent_handoffs,
-            median="—" if median is None else f"{median:.0f}",
-            per_day=per_day or "—",
-            handoff_topics=handoff_topics or "—",
-        )
-        tags = ", ".join(f"{tag} ({n})" for tag, n in campaigns.most_common(10))
-        return text + "\n" + self._t("admin_stats_campaigns", lang, campaigns=tags or "—")
+    async def stats_bodies(self, lang: str) -> list[Body]:
+        """The chart and the figures, from the anonymous daily table (bot/gateway/stats.py)."""
+        return await stats_bodies(Figures(self.store.engine), self.library, lang)
 
     async def unanswered_text(self, lang: str, days: int = 7) -> str:
         items = await unanswered(self.tracker, days=days)
@@ -86,13 +88,23 @@ class Admin:
         lines = [f"{count}× {text}" for text, count in items]
         return self._t("admin_unanswered", lang, days=days) + "\n\n" + "\n".join(lines)
 
-    async def _run_cli(self, user: User, command: str, lang: str) -> None:
+    async def record(self, actor: str, action: str, detail: str, result: str) -> None:
+        """A row of the audit log; a failure to write it is logged, never raised to the admin."""
+        try:
+            await self.audit.record(actor, action, detail, result)
+        except Exception as exc:
+            log.warning("audit row not written (%s): %s", action, type(exc).__name__)
+
+    def role_file_changed(self, detail: str, result: str) -> None:
+        """Roles' on_change: the gateway noticed the roles file changed (or refused it)."""
+        task = asyncio.get_running_loop().create_task(self.record("file", "role_change", detail, result))
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+
+    async def _run_cli(self, user: User, command: str, lang: str, actor: str = "") -> None:
         dalil = Path(sys.executable).with_name("dalil")
-        argv = (
-            [str(dalil), "faq", command, "--json"]
-            if dalil.exists()
-            else [sys.executable, "-m", "bot.ops.cli", "faq", command, "--json"]
-        )
+        tail = [command, "--json", *(["--actor", actor] if actor else [])]  # the CLI writes the audit row
+        argv = [str(dalil), "faq", *tail] if dalil.exists() else [sys.executable, "-m", "bot.ops.cli", "faq", *tail]
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
@@ -107,5 +119,6 @@ class Admin:
         except (OSError, ValueError, IndexError) as exc:
             log.error("admin %s failed: %s", command, exc)
             text = self._t("admin_result_failed", lang)
+            await self.record(actor or f"tg:{user.chat_id}", command, f"the command did not run: {exc}", "failed")
         if self.notify is not None:
             await self.notify(user, [{"text": text[:3900], "lang": lang}])

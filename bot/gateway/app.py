@@ -18,8 +18,12 @@ import httpx
 
 from bot.core.bodies import Body
 from bot.core.content import library
+from bot.core.roles import Roles
 from bot.core.settings import Settings, ensure_secret
+from bot.events.query import vocabulary
 from bot.gateway.admin import Admin
+from bot.gateway.alerts import AlertsPoller
+from bot.gateway.broadcast import Broadcasts
 from bot.gateway.engine import Engine
 from bot.gateway.handoff import HandoffService, HotlineOps
 from bot.gateway.health import HealthServer, gateway_health
@@ -43,8 +47,11 @@ class Core:
     engine: Engine
     runner: Runner
     tracker: TrackerDB
+    alerts: AlertsPoller | None = None  # started by the Telegram gateway only
 
     async def close(self) -> None:
+        if self.alerts is not None:
+            await self.alerts.stop()
         await self.runner.stop()
         await self.http.aclose()
         await self.store.close()
@@ -62,6 +69,7 @@ def http_client() -> httpx.AsyncClient:
 async def build_core(
     settings: Settings, transport: Transport, *, sweep: bool = True, hotline: HotlineOps | None = None
 ) -> Core:
+    await asyncio.to_thread(vocabulary)  # cities and event words (0.7 s), read once off the event loop
     http = http_client()
     store = Store(create_engine(settings.database_url))
     rasa = RasaClient(http, settings.rasa_url, token=settings.rasa_token, timeout=settings.rasa_timeout)
@@ -70,6 +78,7 @@ async def build_core(
     cleaner = transport if callable(getattr(transport, "delete_messages", None)) else None  # Telegram, not the terminal
     privacy = Privacy(store, tracker, retention_days=settings.retention_days, hotline=hotline, chat=cleaner)  # type: ignore[arg-type]
     admin = Admin(store, tracker, library())
+    admin.roles = Roles(settings.roles_file, settings.admin_user_ids, on_change=admin.role_file_changed)
     engine = Engine(settings, store, rasa, library(), handoff, privacy, admin)
 
     async def purge(user_id: str) -> None:
@@ -105,7 +114,14 @@ async def build_core(
                 )
 
         runner.every(30.0, close_idle_handoffs)
-    return Core(http=http, store=store, rasa=rasa, engine=engine, runner=runner, tracker=tracker)
+    # Event alerts and admins' broadcasts (bot/gateway/alerts.py, broadcast.py); a 403 unsubscribes.
+    broadcasts = Broadcasts(settings, store, library(), kick=runner.kick_outbox)
+    admin.broadcasts = engine.alerts.broadcasts = broadcasts
+    alerts = AlertsPoller(settings, store, library(), runner.kick_outbox, http=http, owner=runner.owner)
+    alerts.broadcasts = broadcasts
+    if hasattr(transport, "on_blocked"):
+        transport.on_blocked = alerts.blocked
+    return Core(http=http, store=store, rasa=rasa, engine=engine, runner=runner, tracker=tracker, alerts=alerts)
 
 
 async def run_terminal(settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
@@ -113,7 +129,7 @@ async def run_terminal(settings: Settings, stdin: TextIO = sys.stdin, stdout: Te
     from bot.gateway.terminal import TerminalTransport, chat
 
     await asyncio.to_thread(migrate, settings.database_url)
-    transport = TerminalTransport(stdout)
+    transport = TerminalTransport(stdout, files_dir=settings.var_dir)
     core = await build_core(settings, transport, sweep=False)
     health = await _start_health(settings, core, "terminal")
     try:
@@ -163,9 +179,12 @@ def run_telegram(settings: Settings) -> None:
                 hotline_chat_id=settings.hotline_chat_id,
                 handoff=core.engine.handoff,
                 admin_ids=settings.admin_user_ids,
+                roles=core.engine.admin.roles if core.engine.admin else None,
             ),
         )
         await core.runner.start()
+        if core.alerts is not None:
+            core.alerts.start()  # every ALERTS_INTERVAL s: new events to their subscribers
         from bot.gateway.commands import publish_commands
 
         await publish_commands(application.bot, library(), settings)  # content/commands.yml; never raises

@@ -33,9 +33,11 @@ from bot.core.textnorm import clean
 from bot.core.urgent import urgent_reply
 from bot.gateway import nearby, needs
 from bot.gateway.admin import ADMIN_COMMANDS, Admin
+from bot.gateway.alerts import ALERT_BUTTONS, AlertsDesk
 from bot.gateway.handoff import STAFF_ACTIONS, HandoffService
 from bot.gateway.privacy import Privacy, forget_note
 from bot.gateway.rasa_client import RasaClient, RasaError
+from bot.gateway.stats import Recorder, note
 from bot.language.detector import detect
 from bot.language.policy import Decision, UserLanguage, decide, word_count
 from bot.storage.figures import Figures
@@ -73,10 +75,18 @@ class Engine:
         self.admin = admin
         self.secret = secret or ensure_secret(settings)
         self.figures = Figures(store.engine)
+        self.recorder = Recorder(self.figures)  # the anonymous daily figures
+        self.alerts = AlertsDesk(settings, store, library)  # 🔔 under events, the words, /alerts
 
     # -- entry point ----------------------------------------------------------------------
     async def process(self, item: InboxItem, user: User) -> list[Body]:
         """The replies for one input. Raises RasaUnavailable when Rasa must be retried later."""
+        with self.recorder.tally() as tally:  # what the input did, counted once it is answered
+            bodies = await self._process(item, user)
+        await self.recorder.save(tally, item, user, bodies)
+        return bodies
+
+    async def _process(self, item: InboxItem, user: User) -> list[Body]:
         if item.kind in ("staff_message", "staff_action", "system"):
             return await self._hotline_side(item, user)
         handoff = await self.handoff.active(user)
@@ -89,7 +99,9 @@ class Engine:
         if item.kind == "command":
             name = str(item.data.get("name", ""))
             if name in ADMIN_COMMANDS and item.data.get("admin") is True and self.admin is not None:
-                return await self.admin.handle(user, name, self.reply_language(user))
+                role, actor = str(item.data.get("role") or "editor"), str(item.data.get("actor") or "")  # telegram_app
+                args = str(item.data.get("args") or "")  # /broadcast's lines (telegram_app)
+                return await self.admin.handle(user, name, self.reply_language(user), role=role, actor=actor, args=args)
             return await self._command(user, name, str(item.data.get("payload") or ""))
         if item.kind == "callback":
             return await self._callback(user, str(item.data.get("token", "")))
@@ -169,8 +181,13 @@ class Engine:
                 previous = self.library.text(f"language_name_{decision.followed_from}", decision.followed_from)
                 return [*answer, self._say(user, "language_followed", lang=lang, previous=previous)]
         kinds = danger.kinds(text)
+        if kinds:
+            note("urgent", kinds[0], once=True)
         if not kinds and danger.is_distress(text):
             return await self._distress(user, lang, darija and lang == "ar")
+        alert = None if kinds else await self.alerts.from_words(user, text, lang, darija and lang == "ar")
+        if alert is not None:  # "préviens-moi des séances à Tanger": a subscription, not a question
+            return alert
         bodies: list[Body] = []
         if len(text) > MAX_NLU_CHARS:
             text = text[:MAX_NLU_CHARS]
@@ -215,6 +232,7 @@ class Engine:
 
     async def _distress(self, user: User, lang: str, darija: bool) -> list[Body]:
         """Only distress ("😭", "je suis perdu"): a kind word, the lines for danger, a person, the menu."""
+        note("urgent", "distress", once=True)
         buttons = [
             {
                 "title": self.library.text("button_yes_person", lang, darija),
@@ -309,6 +327,8 @@ class Engine:
             return await self.send_payload(user, '/request_human{"reason":"command"}')
         if name == "group":
             return [self._say(user, "group_not_supported")]
+        if name == "alerts":
+            return await self.alerts.listing(user)
         if name == "forget":
             return [await self._forget_question(user)]
         return [self._say(user, "unknown_command")]
@@ -341,6 +361,8 @@ class Engine:
             return await self.send_payload(user, str(data.get("payload", "")))
         if kind == "forget":
             return await self._forget(user, confirmed=bool(data.get("yes")))
+        if kind in ALERT_BUTTONS:
+            return await self.alerts.button(user, data)
         if kind == "more":
             pages = [str(p) for p in data.get("pages") or []]
             buttons = data.get("buttons") or []
@@ -528,9 +550,13 @@ class Engine:
         return {"text": self.library.text(key, "fr"), "buttons": [row], "lang": "fr"}
 
     async def _render(self, user: User, messages: list[dict[str, Any]], lang: str, bodies: list[Body]) -> list[Body]:
+        self.recorder.replies(messages)  # what was answered: a topic, "not understood", urgent
         for message in messages:
             custom = message.get("custom")
             if isinstance(custom, dict) and isinstance(custom.get("dalil"), dict):
+                if custom["dalil"].get("op") == "alert_offer" and bodies:  # 🔔 under the listing just rendered
+                    bodies[-1] = await self.alerts.offer(user, custom["dalil"], lang, bodies[-1])
+                    continue
                 bodies += await self._directive(user, custom["dalil"], lang)
                 continue
             text = str(message.get("text") or "").strip()
@@ -571,6 +597,8 @@ class Engine:
 
     async def _directive(self, user: User, directive: dict[str, Any], lang: str) -> list[Body]:
         op = directive.get("op")
+        if op == "count":  # for the daily figures (Recorder.replies), never shown
+            return []
         if op == "handoff":
             return await self.handoff.open(
                 user, lang, reason=str(directive.get("reason") or "request"), urgent=bool(directive.get("urgent"))

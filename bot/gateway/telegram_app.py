@@ -8,8 +8,10 @@ inline keyboards, and turns Telegram errors into retry/give-up decisions.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import (
@@ -27,6 +29,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from bot.core.bodies import Body
 from bot.core.deeplinks import PAYLOAD
 from bot.core.identity import pseudonym
+from bot.core.roles import Roles
 from bot.gateway.handoff import STAFF_ACTIONS, HandoffService, HotlineRefused, TopicGone
 from bot.gateway.runner import Runner, SendFailed, SendRetry
 
@@ -57,6 +60,7 @@ class TelegramTransport:
 
     def __init__(self, bot: Any) -> None:
         self.bot = bot
+        self.on_blocked: Callable[[int], Awaitable[None]] | None = None  # a 403: unsubscribe (gateway/alerts.py)
 
     async def typing(self, chat_id: int) -> None:
         """ "typing…" in the person's chat while a slow answer is coming (Telegram shows it ~5 s)."""
@@ -82,6 +86,15 @@ class TelegramTransport:
                 is_persistent=True,
             )
         try:
+            if "photo" in body:  # the /stats chart: a PNG kept as base64 in the outbox
+                photo = await self.bot.send_photo(
+                    chat_id=chat_id,
+                    photo=base64.b64decode(body["photo"]),
+                    filename="stats.png",
+                    caption=body.get("text") or None,
+                    message_thread_id=body.get("thread_id"),
+                )
+                return int(photo.message_id)
             if "copy" in body:
                 copied = await self.bot.copy_message(
                     chat_id=chat_id,
@@ -101,6 +114,8 @@ class TelegramTransport:
         except RetryAfter as exc:
             raise SendRetry(_seconds(exc.retry_after), "flood control") from exc
         except Forbidden as exc:
+            if self.on_blocked is not None:  # blocked by the person, or the account is gone
+                await self.on_blocked(chat_id)
             raise SendFailed(f"forbidden: {exc.message}") from exc
         except BadRequest as exc:
             raise SendFailed(f"bad request: {exc.message}") from exc
@@ -215,10 +230,12 @@ class Handlers:
         hotline_chat_id: int | None = None,
         handoff: HandoffService | None = None,
         admin_ids: frozenset[int] = frozenset(),
+        roles: Roles | None = None,
     ) -> None:
         self.runner = runner
         self.secret = secret
         self.admin_ids = admin_ids
+        self.roles = roles  # viewers and editors (ROLES_FILE + ADMIN_USER_IDS); None: admin_ids are editors
         self.hotline_chat_id = hotline_chat_id
         self.handoff = handoff
 
@@ -273,8 +290,12 @@ class Handlers:
                 payload = _start_payload(text) if command == "start" else None
                 if payload:
                     data["payload"] = payload  # a deep link: t.me/<bot>?start=<payload>
-                if user.id in self.admin_ids:  # checked on every update, never stored as a role
-                    data["admin"] = True
+                # Checked on every update (the roles file is re-read when it changes), never kept as a profile.
+                role = self.roles.role_of(user.id) if self.roles else ("editor" if user.id in self.admin_ids else None)
+                if role is not None:
+                    data.update(admin=True, role=role, actor=f"tg:{user.id}")  # staff: the id is for the audit
+                    if command == "broadcast":  # its lines are the message to send (bot/gateway/broadcast.py)
+                        data["args"] = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
                 await self.runner.submit(key, chat.id, code, "command", data=data, update_id=update.update_id)
             else:
                 data = {"edited": True, **base} if update.edited_message is not None else base

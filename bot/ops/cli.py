@@ -19,7 +19,12 @@ dalil events export|import FILE   the events file as a spreadsheet
 dalil status              which parts are up (Rasa, actions, gateway, database)
 dalil bench [--write-docs]  latency, throughput, memory of the real stack (printed; docs/benchmarks.md)
 dalil db upgrade          create or migrate the gateway's tables
+dalil audit [--since D]    what admins did (import, publish, rollback, broadcast, role change)
+dalil roles [add|remove]  admin roles: viewers (figures), editors (changes); see docs/roles.md
+dalil hours               the hotline's next opening, holidays and closures ahead
 dalil links [--out DIR]   the deep link of every topic and language, a QR code (PNG) for each
+dalil broadcast --city C [--topic T] --fr … [--ar …] [--en …]   write to alert subscribers (preview, confirm)
+dalil report export FILE.xlsx [--since YYYY-MM-DD]   the anonymous daily figures, with charts
 """
 
 from __future__ import annotations
@@ -32,6 +37,14 @@ import time
 
 from bot.core import logs
 from bot.core.settings import PROJECT_ROOT, Settings, SettingsError
+from bot.ops.alerts_cli import register as register_alerts  # light: its work is imported when it runs
+
+
+def _audit(args: argparse.Namespace, action: str, detail: str, result: str = "ok") -> None:
+    """A row of the audit log: who (--actor or cli:<login>), what, the result (bot/ops/admin_cli.py)."""
+    from bot.ops.admin_cli import record_cli
+
+    record_cli(args, action, detail, result)
 
 
 def _settings() -> Settings:
@@ -200,12 +213,15 @@ def cmd_faq(args: argparse.Namespace) -> int:
         return 1 if errors else 0
     if args.action in ("export", "import"):
         return _sheet(args, "faq")
+    if args.action in ("staged", "discard"):
+        return _staged(args.action)
     if args.action in ("publish", "rollback"):
         from bot.ops.publish import publish, rollback
 
         settings = _settings()
         logs.setup("WARNING")
         result = publish(settings, force_train=args.force_train) if args.action == "publish" else rollback(settings)
+        _audit(args, args.action, "; ".join(result.lines), "ok" if result.ok else "failed")
         if args.json:
             print(result.to_json())
         else:
@@ -240,28 +256,60 @@ def _sheet(args: argparse.Namespace, kind: str) -> int:
     if not args.file:
         print(f"usage: dalil {kind} {args.action} FILE.xlsx|FILE.csv", file=sys.stderr)
         return 2
+    from bot.ops.releases import Staging
+
     path = Path(args.file)
+    staging = Staging(PROJECT_ROOT, _settings().var_dir)
+    source = staging.effective()  # what the next publish would put live
     if args.action == "export":
-        written = (export_faq if kind == "faq" else export_events)(PROJECT_ROOT, path)
+        written = (export_faq if kind == "faq" else export_events)(source, path)
         print(f"wrote {written}")
+        if staging.changes():
+            print("(with the changes imported and not yet published: `dalil faq staged` lists them)")
         return 0
-    report = (import_faq if kind == "faq" else import_events)(PROJECT_ROOT, path, apply=False)
+    importer = import_faq if kind == "faq" else import_events
+    report = importer(source, path, apply=False)
     print(report.summary())
     if not report.ok:
+        if not getattr(args, "dry_run", False):
+            _audit(args, "import", f"{kind} {path.name}: errors in the file, nothing staged", "refused")
         return 1
     if not report.changed_files or getattr(args, "dry_run", False):
         return 0
     if sys.stdin.isatty() and not getattr(args, "yes", False):
-        if input("Apply these changes? [y/N] ").strip().lower() not in ("y", "yes", "o", "oui"):
+        if input("Stage these changes for the next publish? [y/N] ").strip().lower() not in ("y", "yes", "o", "oui"):
             print("nothing written")
             return 0
-    report.apply()
-    for changed in report.changed_files:
-        print(f"updated {changed}")
-    if kind == "faq":
-        print(
-            "Next: `dalil faq publish` puts the changes live (answers only: at once; new questions: after retraining)."
-        )
+    report = importer(staging.prepare(), path, apply=True)  # the same import, written into var/staging
+    if not report.applied:
+        print(report.summary())
+        _audit(args, "import", f"{kind} {path.name}: not staged", "failed")
+        return 1
+    staged = [str(changed.relative_to(staging.root)) for changed in report.changed_files]
+    for name in staged:
+        print(f"staged {name}")
+    _audit(args, "import", f"{kind} {path.name}: staged " + ", ".join(staged))
+    print(
+        "Nothing has changed for users yet. `dalil faq staged` lists what is waiting; "
+        "`dalil faq publish` puts it live (with the model, retrained if questions changed); "
+        "`dalil faq discard` drops it."
+    )
+    return 0
+
+
+def _staged(action: str) -> int:
+    """`dalil faq staged` (what the next publish puts live) and `dalil faq discard`."""
+    from bot.ops.releases import Staging
+
+    staging = Staging(PROJECT_ROOT, _settings().var_dir)
+    changes = staging.changes()
+    if action == "discard":
+        staging.discard()
+        print(f"discarded {len(changes)} staged file(s)" if changes else "nothing was staged")
+        return 0
+    for name in changes:
+        print(f"staged: {name}")
+    print(f"{len(changes)} file(s) wait for `dalil faq publish`" if changes else "nothing is staged")
     return 0
 
 
@@ -291,6 +339,18 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from bot.ops.report import run
+
+    return run(_settings(), args)
+
+
+def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bot.ops.report import add_parser  # its options and help live with the report
+
+    add_parser(sub).set_defaults(func=cmd_report)
+
+
 def cmd_links(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -311,6 +371,53 @@ def _links_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     links.add_argument("--out", help="folder for the PNG files (default var/links/)")
     links.add_argument("--bot", help="the bot's username, e.g. DalilBot (default: TELEGRAM_BOT_USERNAME or getMe)")
     links.set_defaults(func=cmd_links)
+
+
+def _admin_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bot.ops.admin_cli import register
+
+    register(sub)
+
+
+def _content_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`dalil faq …` and `dalil events …`: what admins change, staged and published."""
+    faq = sub.add_parser("faq", help="FAQ tools")
+    faq.add_argument(
+        "action",
+        choices=["validate", "export", "import", "staged", "discard", "generate", "check", "publish", "rollback"],
+        help="import stages changes in var/staging; staged lists them; publish puts them live with the model; "
+        "rollback returns to the previous release (content and model); discard drops what is staged",
+    )
+    faq.add_argument("file", nargs="?", help="export/import: the .xlsx or .csv file")
+    faq.add_argument("--dry-run", action="store_true", help="import: show the changes, write nothing")
+    faq.add_argument("--yes", action="store_true", help="import: apply without asking")
+    faq.add_argument("--json", action="store_true", help="publish/rollback: print the result as JSON")
+    faq.add_argument("--force-train", action="store_true", help="publish: train even if the questions did not change")
+    faq.set_defaults(func=cmd_faq)
+    events = sub.add_parser("events", help="event feeds")
+    events.add_argument("action", choices=["check", "export", "import"])
+    events.add_argument(
+        "sources", nargs="*", help="check: feeds (default: EVENTS_URL or events/events.yml); export/import: FILE"
+    )
+    events.add_argument("--dry-run", action="store_true", help="import: show the changes, write nothing")
+    events.add_argument("--yes", action="store_true", help="import: apply without asking")
+    events.set_defaults(func=cmd_events)
+
+
+def _bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    bench = sub.add_parser(
+        "bench",
+        help="benchmark the real stack and print the figures",
+        description="Latency, throughput and memory of the real stack on this machine, printed as a table. "
+        "Nothing is written unless --write-docs (docs/benchmarks.md) or --out FILE is given.",
+    )
+    bench.add_argument("--seconds", default="15", help="duration of each load level")
+    bench.add_argument("--users", default="1,10,50", help="concurrency levels")
+    bench.add_argument("--out", default="", help="also write the table to FILE")
+    bench.add_argument(
+        "--write-docs", action="store_true", help="also write the table to docs/benchmarks.md (its notes kept)"
+    )
+    bench.set_defaults(func=cmd_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -355,40 +462,16 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_eval.add_argument("--details", action="store_true", help="per-label tables, confusions, real-set misses")
     nlu_eval.add_argument("--dump", help="write every parse with its confidences as JSON lines")
     nlu_eval.set_defaults(func=cmd_nlu_eval)
-    faq = sub.add_parser("faq", help="FAQ tools")
-    faq.add_argument("action", choices=["validate", "export", "import", "generate", "check", "publish", "rollback"])
-    faq.add_argument("file", nargs="?", help="export/import: the .xlsx or .csv file")
-    faq.add_argument("--dry-run", action="store_true", help="import: show the changes, write nothing")
-    faq.add_argument("--yes", action="store_true", help="import: apply without asking")
-    faq.add_argument("--json", action="store_true", help="publish/rollback: print the result as JSON")
-    faq.add_argument("--force-train", action="store_true", help="publish: train even if the questions did not change")
-    faq.set_defaults(func=cmd_faq)
-    events = sub.add_parser("events", help="event feeds")
-    events.add_argument("action", choices=["check", "export", "import"])
-    events.add_argument(
-        "sources", nargs="*", help="check: feeds (default: EVENTS_URL or events/events.yml); export/import: FILE"
-    )
-    events.add_argument("--dry-run", action="store_true", help="import: show the changes, write nothing")
-    events.add_argument("--yes", action="store_true", help="import: apply without asking")
-    events.set_defaults(func=cmd_events)
+    _content_parsers(sub)
     sub.add_parser("status", help="what is up: Rasa, actions, gateway, database").set_defaults(func=cmd_status)
-    bench = sub.add_parser(
-        "bench",
-        help="benchmark the real stack and print the figures",
-        description="Latency, throughput and memory of the real stack on this machine, printed as a table. "
-        "Nothing is written unless --write-docs (docs/benchmarks.md) or --out FILE is given.",
-    )
-    bench.add_argument("--seconds", default="15", help="duration of each load level")
-    bench.add_argument("--users", default="1,10,50", help="concurrency levels")
-    bench.add_argument("--out", default="", help="also write the table to FILE")
-    bench.add_argument(
-        "--write-docs", action="store_true", help="also write the table to docs/benchmarks.md (its notes kept)"
-    )
-    bench.set_defaults(func=cmd_bench)
+    _bench_parser(sub)
     db = sub.add_parser("db", help="database tools")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)
     _links_parser(sub)
+    _report_parser(sub)
+    _admin_parsers(sub)  # audit, roles, hours, faq --actor
+    register_alerts(sub)  # broadcast (bot/ops/alerts_cli.py)
     return parser
 
 
