@@ -296,8 +296,8 @@ def split_pages(text: str) -> list[str]:
     return [p for p in ("\n".join(lines).strip() for lines in pages) if p]
 
 
-class _Cache(Generic[T]):
-    """Re-reads a set of files when any of them changes (mtime and size)."""
+class FileCache(Generic[T]):
+    """A value built from files, built again when any of them changes (path, mtime and size)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -305,7 +305,7 @@ class _Cache(Generic[T]):
         self._value: T | None = None
 
     def get(self, paths: list[Path], build: Callable[[], T]) -> T:
-        stamp = tuple((str(p), *_stat(p)) for p in paths)
+        stamp = tuple((str(p), *file_stamp(p)) for p in paths)
         with self._lock:
             if stamp != self._stamp or self._value is None:
                 self._value = build()
@@ -313,7 +313,7 @@ class _Cache(Generic[T]):
             return self._value
 
 
-def _stat(path: Path) -> tuple[int, int]:
+def file_stamp(path: Path) -> tuple[int, int]:
     try:
         st = path.stat()
     except OSError:
@@ -328,11 +328,11 @@ class Library:
         self.root = root
         self.faq_dir = root / "faq"
         self.content_dir = root / "content"
-        self._topics: _Cache[dict[str, Topic]] = _Cache()
-        self._contacts: _Cache[dict[str, Contact]] = _Cache()
-        self._messages: _Cache[dict[str, dict[str, str]]] = _Cache()
-        self._menu: _Cache[dict[str, Any]] = _Cache()
-        self._typed: _Cache[dict[str, frozenset[str]]] = _Cache()
+        self._topics: FileCache[dict[str, Topic]] = FileCache()
+        self._contacts: FileCache[dict[str, Contact]] = FileCache()
+        self._messages: FileCache[dict[str, dict[str, str]]] = FileCache()
+        self._menu: FileCache[dict[str, Any]] = FileCache()
+        self._typed: FileCache[dict[str, frozenset[str]]] = FileCache()
 
     # -- raw data -------------------------------------------------------------------------
     def topic_paths(self) -> list[Path]:

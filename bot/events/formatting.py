@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
 
-from bot.core.content import PAGE_BREAK, load_yaml
+from bot.core.content import PAGE_BREAK, FileCache, load_yaml
 from bot.core.languages import answer_lang
 from bot.core.settings import PROJECT_ROOT
 from bot.events.model import CASABLANCA, Event, Listing, Query
@@ -57,23 +56,13 @@ class EventsTexts:
         return key in self._texts
 
 
-_lock = threading.Lock()
-_cached: tuple[tuple[int, int], EventsTexts] | None = None
+_texts: FileCache[EventsTexts] = FileCache()
 
 
 def events_texts(path: Path | None = None) -> EventsTexts:
     """The project's events texts, re-read when the file changes on disk."""
-    global _cached
     path = path or PROJECT_ROOT / "content" / "events_texts.yml"
-    try:
-        st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        stamp = (0, -1)
-    with _lock:
-        if _cached is None or _cached[0] != stamp:
-            _cached = (stamp, EventsTexts(path))
-        return _cached[1]
+    return _texts.get([path], lambda: EventsTexts(path))
 
 
 def ltr_runs(text: str, lang: str) -> str:

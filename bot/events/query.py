@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,7 +23,7 @@ from dateparser.date import DateDataParser  # type: ignore[import-untyped]
 from dateparser.search import search_dates  # type: ignore[import-untyped]
 from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
 
-from bot.core.content import load_yaml
+from bot.core.content import FileCache, load_yaml
 from bot.core.phrases import PhraseIndex, fold
 from bot.core.settings import PROJECT_ROOT
 from bot.core.textnorm import clean
@@ -183,28 +182,14 @@ def _is_arabic_letter(ch: str) -> bool:
     return "\u0600" <= ch <= "\u06ff"
 
 
-_lock = threading.Lock()
-_cached: tuple[tuple[Any, ...], Vocabulary] | None = None
+_vocabulary: FileCache[Vocabulary] = FileCache()
 
 
 def vocabulary(content_dir: Path | None = None) -> Vocabulary:
     """The project's vocabulary, re-read when one of its files changes on disk."""
-    global _cached
     content_dir = content_dir or PROJECT_ROOT / "content"
     paths = [content_dir / name for name in ("cities.yml", "event_topics.yml", "date_words.yml")]
-    stamp = tuple((str(p), *_stat(p)) for p in paths)
-    with _lock:
-        if _cached is None or _cached[0] != stamp:
-            _cached = (stamp, Vocabulary(content_dir))
-        return _cached[1]
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except OSError:
-        return (0, -1)
-    return (st.st_mtime_ns, st.st_size)
+    return _vocabulary.get(paths, lambda: Vocabulary(content_dir))
 
 
 # -- periods ------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import logging
 import re
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from bot.core.bodies import Body, Button
-from bot.core.content import Library, load_yaml
+from bot.core.content import FileCache, Library, load_yaml
 from bot.core.phrases import PhraseIndex
 from bot.core.settings import PROJECT_ROOT, Settings
 from bot.events.formatting import Formatter
@@ -146,25 +145,14 @@ class AlertRules:
         return text in self.alone or (text in self.cues and text in self.events)
 
 
-_rules_lock = threading.Lock()
-_rules_cache: dict[tuple[str, str | None], tuple[tuple[int, int], AlertRules]] = {}
+_rules: dict[str | None, FileCache[AlertRules]] = {}
 
 
 def alert_rules(quiet_override: str | None = None, path: Path | None = None) -> AlertRules:
     """content/alerts.yml, re-read when it changes on disk."""
     path = path or PROJECT_ROOT / "content" / "alerts.yml"
-    try:
-        st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        stamp = (0, -1)
-    key = (str(path), quiet_override)
-    with _rules_lock:
-        cached = _rules_cache.get(key)
-        if cached is None or cached[0] != stamp:
-            cached = (stamp, AlertRules.load(path, quiet_override))
-            _rules_cache[key] = cached
-        return cached[1]
+    cache = _rules.setdefault(quiet_override, FileCache())
+    return cache.get([path], lambda: AlertRules.load(path, quiet_override))
 
 
 def where(library: Library, vocab: Vocabulary, city: str, topic: str, lang: str, darija: bool = False) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.core.content import Contact, Library, Office, Topic, load_yaml
+from bot.core.content import Contact, FileCache, Library, Office, Topic, load_yaml
 from bot.core.phrases import fold
 
 FAR_KM = 400  # beyond this from every city with the service: "far", with the ways that work everywhere
@@ -124,26 +124,13 @@ class Places:
         return Nearest(tuple(cities[:limit]), everywhere)
 
 
-_cache: dict[Path, tuple[tuple[tuple[int, int], ...], Places]] = {}
+_places: FileCache[Places] = FileCache()
 
 
 def places(content_dir: Path) -> Places:
     """The places of a content directory, read again when places.yml or cities.yml changes."""
-    paths = (content_dir / "places.yml", content_dir / "cities.yml")
-    stamp = tuple(_stat(p) for p in paths)
-    cached = _cache.get(content_dir)
-    if cached is None or cached[0] != stamp:
-        cached = (stamp, Places.from_data(load_yaml(paths[0]) or {}, load_yaml(paths[1]) or {}))
-        _cache[content_dir] = cached
-    return cached[1]
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    try:
-        st = path.stat()
-    except OSError:
-        return (0, -1)
-    return (st.st_mtime_ns, st.st_size)
+    paths = [content_dir / "places.yml", content_dir / "cities.yml"]
+    return _places.get(paths, lambda: Places.from_data(load_yaml(paths[0]) or {}, load_yaml(paths[1]) or {}))
 
 
 # -- the reply ------------------------------------------------------------------------------
