@@ -18,7 +18,7 @@ from tests.fakes.telegram_api import FakeTelegram, Fault
 pytestmark = pytest.mark.rasa
 ADMIN = 5555
 LANGS = (None, "fr", "ar", "en")
-USER = ["start", "help", "language", "human", "privacy", "forget"]
+USER = ["start", "help", "language", "human", "privacy", "alerts", "forget"]
 
 
 def decoded(params: dict[str, Any], key: str) -> Any:
@@ -65,7 +65,7 @@ async def test_the_gateway_sets_its_commands_descriptions_and_menu_button(
             assert [c["command"] for c in hotline] == ["take", "bot", "close"]
             assert hotline[0]["description"] == content["commands"]["staff"]["take"][texts]
             admin = commands[(ADMIN, lang)]
-            assert [c["command"] for c in admin] == [*USER, "stats", "unanswered", "publish", "rollback"]
+            assert [c["command"] for c in admin] == [*USER, "stats", "unanswered", "publish", "rollback", "broadcast"]
         assert commands[("private", "ar")][0]["description"] == "البدء: اختيار اللغة ورؤية القائمة"
 
         descriptions = texts_by_language(api, "setMyDescription", "description")
