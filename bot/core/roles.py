@@ -170,7 +170,7 @@ class Roles:
         changes = diff(self._file, roles)
         self._file = roles
         if initial:
-            log.info("roles: %d editor(s), %d viewer(s) in %s", *_counts(roles), self.path)
+            log.info("roles: %d editor(s), %d viewer(s) in %s", *_counts(roles), self.path.name)
             return False
         if changes:
             log.info("roles file changed: %d change(s)", len(changes))  # ids only in the audit log
@@ -180,7 +180,7 @@ class Roles:
     def _refuse(self, reason: str) -> bool:
         if reason != self._broken:  # once per new problem, not on every command
             self._broken = reason
-            log.warning("roles file %s: %s; the last good version stays in force", self.path, reason)
+            log.warning("roles file %s: %s; the last good version stays in force", self.path.name, reason)
             self._tell(f"roles file refused: {reason}; last good version kept", "error")
         return False
 
