@@ -133,6 +133,17 @@ def subscriptions_of(tmp_path: Path, telegram_id: int) -> list[tuple[str, str]]:
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
+def sent_rows(tmp_path: Path) -> int:
+    """Outbox rows of broadcasts that Telegram accepted."""
+    engine = db(tmp_path)
+    with engine.connect() as conn:
+        count = conn.execute(
+            sa.text("SELECT count(*) FROM dalil_outbox WHERE origin LIKE 'broadcast:%' AND status = 'sent'")
+        ).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
 async def started(telegram: FakeTelegram, user: int, lang: str) -> int:
     telegram.message(user, f"/start l_{lang}")
     await telegram.wait_until(user, lambda s: len(s) >= 3, timeout=60)  # welcome, privacy, menu
@@ -216,17 +227,26 @@ async def test_subscribe_by_button_and_by_words_then_a_new_event_reaches_them_on
             assert len(alerts) == (1 if user in (3001, 3002, 3003) else 0), (user, [m.text for m in alerts])
 
         # /alerts lists the subscription with a button that removes it; /forget leaves none.
+        def removable(m: Sent) -> bool:
+            return bool(m.buttons) and m.buttons[0]["text"].startswith("❌")
+
         before = len(telegram.to(3003))
         telegram.message(3003, "/alerts")
-        [listing] = (await telegram.wait_for(3003, before + 1))[before:]
-        assert listing.buttons[0]["text"].startswith("❌")
+        sent = await telegram.wait_until(3003, lambda s: any(removable(m) for m in s[before:]), timeout=60)
+        listing = next(m for m in sent[before:] if removable(m))
         telegram.press(3003, listing.buttons[0]["callback_data"])
-        await telegram.wait_for(3003, before + 2)
-        assert subscriptions_of(tmp_path, 3003) == []
+        deadline = time.monotonic() + 30
+        while subscriptions_of(tmp_path, 3003):  # the ❌ removed it
+            assert time.monotonic() < deadline, "still subscribed after pressing ❌"
+            await asyncio.sleep(0.1)
+        yes = lib.text("forget_yes", "fr")
         before = len(telegram.to(3001))
         telegram.message(3001, "/forget")
-        [question] = (await telegram.wait_for(3001, before + 1))[before:]
-        telegram.press(3001, question.button(lib.text("forget_yes", "fr"))["callback_data"])
+        sent = await telegram.wait_until(
+            3001, lambda s: any(b["text"] == yes or yes in b["text"] for m in s[before:] for b in m.buttons), timeout=60
+        )
+        question = next(m for m in sent[before:] if any(yes in b["text"] for b in m.buttons))
+        telegram.press(3001, question.button(yes)["callback_data"])
         await telegram.wait_until(
             3001, lambda s: any((m.text or "").startswith(lib.text("forget_done", "fr")) for m in s)
         )
@@ -264,9 +284,14 @@ async def test_a_broadcast_preview_and_confirmation_reach_only_the_matching_subs
         telegram.press(ADMIN, confirm.button(lib.text("broadcast_send_button", "fr", count=2))["callback_data"])
         await telegram.wait_until(3011, lambda s: any("Distribution de kits samedi." in (m.text or "") for m in s))
         await telegram.wait_until(3012, lambda s: any("توزيع حقائب يوم السبت." in (m.text or "") for m in s))
+        deadline = time.monotonic() + 30  # delivered; the gateway marks its rows sent once Telegram said ok
+        while sent_rows(tmp_path) < 2:
+            assert time.monotonic() < deadline, "the broadcast's outbox rows were not marked sent"
+            await asyncio.sleep(0.1)
         before = len(telegram.to(ADMIN))
         telegram.message(ADMIN, "/broadcast status")
-        status = (await telegram.wait_for(ADMIN, before + 1))[before]
+        sent = await telegram.wait_until(ADMIN, lambda s: any("envoyé(s)" in (m.text or "") for m in s[before:]))
+        status = next(m for m in sent[before:] if "envoyé(s)" in (m.text or ""))
         assert "2 envoyé(s), 0 échec(s), 0 bloqué(s), 0 en attente, sur 2" in (status.text or ""), status.text
         await telegram.quiet(3013, 1.0)
         assert len(telegram.to(3013)) == counts[3013]  # Tangier's subscriber got nothing

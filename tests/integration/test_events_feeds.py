@@ -203,7 +203,7 @@ async def ask(text: str, language: str) -> tuple[str, float]:
     started = time.monotonic()
     await ActionEvents().run(dispatcher, tracker(text, language), {})
     elapsed = time.monotonic() - started
-    [message] = dispatcher.messages
+    [message] = [m for m in dispatcher.messages if m.get("text")]  # the listing (not the 🔔 offer's directive)
     return message["text"], elapsed
 
 
