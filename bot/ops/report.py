@@ -85,7 +85,7 @@ def _header(sheet: Worksheet, names: list[str]) -> None:
     sheet.column_dimensions["A"].width = 12
 
 
-def _daily(book: Workbook, summary: Summary) -> None:
+def _daily(book: Workbook, summary: Summary, library: Library) -> None:
     from openpyxl.chart import BarChart, LineChart, Reference
 
     sheet = book.create_sheet("Daily")
@@ -99,13 +99,14 @@ def _daily(book: Workbook, summary: Summary) -> None:
     last = len(summary.days) + 1
     dates = Reference(sheet, min_col=1, min_row=2, max_row=last)
     lines = LineChart()
-    lines.title, lines.y_axis.title, lines.height, lines.width = "Messages & people / jour", "", 9, 22
+    lines.title, lines.y_axis.title = library.text("report_chart_daily", "fr"), ""
+    lines.height, lines.width = 9, 22
     lines.add_data(Reference(sheet, min_col=2, max_col=3, min_row=1, max_row=last), titles_from_data=True)
     lines.set_categories(dates)
     lines.x_axis.number_format = "dd/mm"
     sheet.add_chart(lines, "L2")
     bars = BarChart()
-    bars.title, bars.height, bars.width = "Non compris, urgences, mises en relation / jour", 9, 22
+    bars.title, bars.height, bars.width = library.text("report_chart_problems", "fr"), 9, 22
     bars.add_data(Reference(sheet, min_col=4, max_col=6, min_row=1, max_row=last), titles_from_data=True)
     bars.set_categories(dates)
     sheet.add_chart(bars, "L21")
@@ -172,7 +173,7 @@ def workbook(rows: list[Row], since: dt.date, until: dt.date, library: Library) 
     book = Workbook()
     summary = summarise(rows, since, until)
     _readme(book, library, since, until)
-    _daily(book, summary)
+    _daily(book, summary, library)
     for title, metric in BY_KEY:
         _by_key(book, title, summary, metric, rows)
     return book
